@@ -1,0 +1,143 @@
+"""Schema of the `al` group: initial dataset generation and active learning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from pax.dft.config import XTBMethod
+from pax.errors import ConfigError
+
+
+class Sampler(str, Enum):
+    """What drives the MD that samples the initial dataset."""
+
+    xtb = "xtb"
+    mace = "mace"
+    aimd = "aimd"
+
+
+class Replay(str, Enum):
+    """What the ensemble trains on between AL labels."""
+
+    full_dataset = "full_dataset"
+    random_subset = "random_subset"
+
+
+class ConvergeWhich(str, Enum):
+    """Which members are converged at the end."""
+
+    best = "best"
+    all = "all"
+    none = "none"
+
+
+@dataclass
+class IDGConfig:
+    """Initial dataset generation (aims-PAX's IDG)."""
+
+    sampler: Sampler = Sampler.xtb
+    """MD driver: xtb (tblite), mace (foundation model) or aimd (the reference)."""
+    sampler_xtb_method: XTBMethod = XTBMethod.GFN1
+    """xTB Hamiltonian for the xtb sampler."""
+    foundation_model: str = "mace-mp-small"
+    """For sampler=mace: a MACE file, or mace-mp-small|medium|large|mace-off-* from the cache."""
+    skip_step_initial: int = 25
+    """MD steps between sampled frames."""
+    n_points_per_sampling_step: int = 2
+    """Frames sampled per member and geometry in each sampling round."""
+    distinct_member_sets: bool = True
+    """Each member trains on its own frames (True) or all share them."""
+    intermediate_epochs: int = 5
+    """Epochs trained between sampling rounds."""
+    desired_acc_scale_idg: float = 10.0
+    """IDG stops at validation force MAE <= al.desired_acc * this."""
+    max_initial_set_size: int = 100
+    """IDG stops when the training set (per member) reaches this size."""
+    max_initial_epochs: int = 200
+    """IDG stops after this many training epochs."""
+    converge_initial: bool = False
+    """Converge the ensemble at the end of IDG."""
+
+    def __post_init__(self) -> None:
+        for key in ("skip_step_initial", "n_points_per_sampling_step", "intermediate_epochs",
+                    "max_initial_set_size", "max_initial_epochs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"al.idg.{key}", getattr(self, key), "must be >= 1")
+        if self.desired_acc_scale_idg <= 0:
+            raise ConfigError("al.idg.desired_acc_scale_idg", self.desired_acc_scale_idg, "must be > 0")
+
+
+@dataclass
+class ALConfig:
+    """Parallel active learning settings (names follow aims-PAX)."""
+
+    c_x: float = 0.0
+    """Threshold factor: threshold = (1 + c_x) * mean(recent uncertainties)."""
+    desired_acc: float = 0.1
+    """Stop when the validation force MAE (eV/Å) falls below this."""
+    valid_ratio: float = 0.1
+    """Fraction of labels kept for validation."""
+    num_trajectories: int = 8
+    """MD trajectories explored at once (geometries cycled over them)."""
+    skip_step_mlff: int = 25
+    """MD steps between uncertainty checks."""
+    threshold_window: int = 400
+    """Number of recent uncertainties the threshold averages."""
+    threshold_warmup: int = 10
+    """Checks needed before the threshold is used."""
+    threshold_per_system: bool = True
+    """One threshold per system (True) or one shared by all."""
+    threshold_floor: float = 0.0
+    """Lower bound of the threshold (eV/Å); 0 disables."""
+    threshold_ceiling: float = 0.0
+    """Upper bound of the threshold (eV/Å); 0 disables."""
+    freeze_threshold_dataset: int = 1_000_000
+    """Stop updating the threshold once the training set reaches this size."""
+    uncert_not_crossed_limit: int = 50_000
+    """A trajectory that has not crossed for this many MD steps restarts from its start."""
+    epochs_per_worker: int = 2
+    """Epochs trained for each label that arrives."""
+    intermediate_epochs_al: int = 1
+    """Epochs per training chunk interleaved with MD."""
+    replay: Replay = Replay.full_dataset
+    """Train on the full set, or on the new point plus a random subset."""
+    train_subset_size: int = 50
+    """Size of the random replay subset."""
+    max_train_set_size: int = 1000
+    """AL stops when the training set reaches this size."""
+    max_MD_steps: int = 100_000
+    """AL stops when every trajectory has run this many steps."""
+    max_labels_in_flight: int = 0
+    """Most labels waiting at once; 0 means twice the reference workers."""
+    drain_timeout_s: float = 600.0
+    """At the stop, wait this long for labels still in flight (s)."""
+    converge: ConvergeWhich = ConvergeWhich.best
+    """Converge the best member, all members, or none at the end."""
+    convergence_patience: int = 20
+    """Convergence stops after this many epochs without improvement."""
+    convergence_margin: float = 0.002
+    """Relative improvement that counts as progress."""
+    max_convergence_epochs: int = 200
+    """Upper limit of convergence epochs."""
+    idg: IDGConfig = field(default_factory=IDGConfig)
+    """Initial dataset generation."""
+
+    def __post_init__(self) -> None:
+        if self.c_x <= -1:
+            raise ConfigError("al.c_x", self.c_x, "must be > -1 (threshold must stay positive)")
+        if self.desired_acc <= 0:
+            raise ConfigError("al.desired_acc", self.desired_acc, "must be > 0 (eV/Å)")
+        if not 0 < self.valid_ratio < 1:
+            raise ConfigError("al.valid_ratio", self.valid_ratio, "must be in (0, 1)")
+        for key in ("num_trajectories", "skip_step_mlff", "threshold_window",
+                    "epochs_per_worker", "intermediate_epochs_al", "max_train_set_size",
+                    "max_MD_steps", "train_subset_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"al.{key}", getattr(self, key), "must be >= 1")
+        if self.threshold_warmup < 0:
+            raise ConfigError("al.threshold_warmup", self.threshold_warmup, "must be >= 0")
+        if self.threshold_ceiling and self.threshold_ceiling < self.threshold_floor:
+            raise ConfigError(
+                "al.threshold_ceiling", self.threshold_ceiling, "must be >= al.threshold_floor"
+            )

@@ -1,0 +1,178 @@
+"""Schemas of the `dft` group: the reference method that labels geometries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import ClassVar
+
+from pax.errors import ConfigError
+
+
+@dataclass
+class DFTConfig:
+    """Settings every reference method shares."""
+
+    kind: ClassVar[str] = ""
+    periodic_ok: ClassVar[bool] = True
+
+    timeout_s: float = 600.0
+    """Wall-clock limit of one calculation (s); past it the label is 'failed'."""
+    charge: int | None = None
+    """Total charge (e); None takes system.charge."""
+    multiplicity: int | None = None
+    """Spin multiplicity 2S+1; None takes system.multiplicity."""
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ConfigError("dft.timeout_s", self.timeout_s, "must be > 0")
+        if self.multiplicity is not None and self.multiplicity < 1:
+            raise ConfigError("dft.multiplicity", self.multiplicity, "must be >= 1")
+
+
+class XTBMethod(str, Enum):
+    """Tight-binding Hamiltonians offered by tblite (type GFN1 or GFN2)."""
+
+    GFN1 = "GFN1-xTB"
+    GFN2 = "GFN2-xTB"
+
+
+@dataclass
+class XTBConfig(DFTConfig):
+    """tblite xTB, run in the worker process."""
+
+    kind: ClassVar[str] = "xtb"
+
+    method: XTBMethod = XTBMethod.GFN2
+    """GFN1 or GFN2 (GFN1-xTB, GFN2-xTB)."""
+    electronic_temperature_K: float = 300.0
+    """Fermi smearing temperature (K)."""
+    accuracy: float = 1.0
+    """tblite numerical accuracy (smaller is tighter)."""
+    max_iterations: int = 250
+    """Maximum SCC iterations; not converging gives a failed label."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.electronic_temperature_K <= 0:
+            raise ConfigError(
+                "dft.electronic_temperature_K", self.electronic_temperature_K, "must be > 0"
+            )
+        if self.max_iterations < 1:
+            raise ConfigError("dft.max_iterations", self.max_iterations, "must be >= 1")
+
+
+class Dispersion(str, Enum):
+    """Dispersion corrections added to PySCF energies and forces."""
+
+    none = "none"
+    d3bj = "d3bj"
+    d4 = "d4"
+
+
+@dataclass
+class PySCFConfig(DFTConfig):
+    """PySCF Kohn-Sham DFT for molecules."""
+
+    kind: ClassVar[str] = "pyscf"
+    periodic_ok: ClassVar[bool] = False
+
+    xc: str = "PBE"
+    """Exchange-correlation functional (PySCF name)."""
+    basis: str = "def2-SVP"
+    """Gaussian basis set (PySCF name)."""
+    density_fit: bool = True
+    """Resolution of the identity for the Coulomb term."""
+    conv_tol: float = 1e-9
+    """SCF energy convergence (Hartree)."""
+    max_cycle: int = 100
+    """Maximum SCF cycles; not converging gives a failed label."""
+    grid_level: int = 3
+    """DFT integration grid level (0-9)."""
+    threads: int = 0
+    """OpenMP threads for PySCF; 0 takes the worker's share of cores."""
+    dispersion: Dispersion = Dispersion.none
+    """Dispersion correction (needs the dftd3 or dftd4 package)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_cycle < 1:
+            raise ConfigError("dft.max_cycle", self.max_cycle, "must be >= 1")
+        if not 0 <= self.grid_level <= 9:
+            raise ConfigError("dft.grid_level", self.grid_level, "must be in 0..9")
+
+
+class AimsDispersion(str, Enum):
+    """Dispersion keywords of FHI-aims."""
+
+    none = "none"
+    many_body_dispersion = "many_body_dispersion"
+    vdw_correction_hirshfeld = "vdw_correction_hirshfeld"
+
+
+@dataclass
+class AimsConfig(DFTConfig):
+    """FHI-aims through ASE's calculator, with the launch command given exactly."""
+
+    kind: ClassVar[str] = "aims"
+
+    launch_str: str = "mpirun -np 4 aims.x > aims.out"
+    """The shell command run in each calculation directory (writes aims.out)."""
+    species_dir: str = ""
+    """Folder of species default files, e.g. .../species_defaults/defaults_2020/light."""
+    xc: str = "pbe"
+    """Exchange-correlation functional (FHI-aims keyword)."""
+    relativistic: str = "atomic_zora scalar"
+    """Relativistic treatment (FHI-aims keyword)."""
+    k_grid: list[int] | None = None
+    """k-point grid for periodic cells (three integers); ignored for molecules."""
+    sc_accuracy_rho: float = 1e-6
+    """SCF density convergence."""
+    sc_accuracy_eev: float = 1e-3
+    """SCF eigenvalue-sum convergence (eV)."""
+    sc_accuracy_etot: float = 1e-6
+    """SCF total-energy convergence (eV)."""
+    sc_accuracy_forces: float = 1e-4
+    """SCF force convergence (eV/Å)."""
+    sc_iter_limit: int = 200
+    """Maximum SCF iterations."""
+    dispersion: AimsDispersion = AimsDispersion.none
+    """Dispersion correction keyword."""
+    extra_control: list[str] = field(default_factory=list)
+    """Raw lines appended to control.in before the species blocks."""
+    calc_dir: str = "aims_calcs"
+    """Folder (relative to the run directory) with one subfolder per calculation."""
+    clean_dirs: bool = True
+    """Delete a calculation's folder once its result is parsed (kept on failure)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.k_grid is not None and (
+            len(self.k_grid) != 3 or any(k < 1 for k in self.k_grid)
+        ):
+            raise ConfigError("dft.k_grid", self.k_grid, "must be three integers >= 1")
+        if not self.launch_str.strip():
+            raise ConfigError("dft.launch_str", self.launch_str, "must not be empty")
+
+
+@dataclass
+class TeacherConfig(DFTConfig):
+    """A MACE model acting as the reference (knowledge distillation, tests)."""
+
+    kind: ClassVar[str] = "teacher"
+
+    model: str = "???"
+    """A MACE model file, or a name: mace-mp-small|medium|large, mace-off-small|..."""
+    device: str = "cpu"
+    """Torch device for the teacher."""
+    default_dtype: str = "float64"
+    """float32 or float64."""
+
+
+@dataclass
+class EMTConfig(DFTConfig):
+    """ASE's EMT potential: instant labels for tests (Cu, Ag, Au, Ni, Pd, Pt, Al, C, H, N, O)."""
+
+    kind: ClassVar[str] = "emt"
+    delay_s: float = 0.0
+    """Extra sleep per call (s), to mimic a slow reference in benchmarks."""

@@ -1,0 +1,64 @@
+"""Schema of the `md` group: molecular dynamics settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from pax.errors import ConfigError
+
+
+class Integrator(str, Enum):
+    """Thermodynamic ensembles offered."""
+
+    langevin = "langevin"
+    nve = "nve"
+    npt = "npt"
+
+
+class DrivingForce(str, Enum):
+    """Which forces propagate the dynamics."""
+
+    mean = "mean"
+    member = "member"
+
+
+@dataclass
+class MDConfig:
+    """One MD protocol, used by the IDG sampler and the AL explorers."""
+
+    integrator: Integrator = Integrator.langevin
+    """langevin (NVT), nve (velocity Verlet) or npt (periodic cells)."""
+    temperature_K: float = 500.0
+    """Target and initial temperature (K)."""
+    timestep_fs: float = 0.5
+    """Time step (fs)."""
+    friction_per_fs: float = 0.001
+    """Langevin friction (1/fs)."""
+    pressure_GPa: float = 0.0
+    """NPT target pressure (GPa)."""
+    barostat_time_fs: float = 1000.0
+    """NPT barostat relaxation time (fs)."""
+    compressibility_per_GPa: float = 0.01
+    """NPT (Berendsen) compressibility (1/GPa)."""
+    seed: int = 0
+    """Seed of trajectory 0; trajectory i uses seed + i."""
+    driving_force: DrivingForce = DrivingForce.mean
+    """Propagate on the ensemble mean (aims-PAX) or on one member."""
+    driving_member: int = 0
+    """Member index used when driving_force is 'member'."""
+    neighbor_skin_A: float = 1.0
+    """Verlet skin: neighbour lists are rebuilt when an atom moved half of it (Å)."""
+    max_temperature_K: float = 5000.0
+    """A trajectory hotter than this is stopped as runaway (K)."""
+    max_bond_stretch_A: float = 4.0
+    """A molecule with an atom farther than this from all others is stopped (Å)."""
+
+    def __post_init__(self) -> None:
+        for key in ("temperature_K", "timestep_fs", "barostat_time_fs"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"md.{key}", getattr(self, key), "must be > 0")
+        if self.friction_per_fs < 0:
+            raise ConfigError("md.friction_per_fs", self.friction_per_fs, "must be >= 0")
+        if self.neighbor_skin_A < 0:
+            raise ConfigError("md.neighbor_skin_A", self.neighbor_skin_A, "must be >= 0")

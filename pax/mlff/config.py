@@ -1,0 +1,129 @@
+"""Schema of the `mlff` group: the MACE ensemble and how it trains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from pax.errors import ConfigError
+
+
+class Dtype(str, Enum):
+    """Floating-point precision of the models."""
+
+    float32 = "float32"
+    float64 = "float64"
+
+
+class Device(str, Enum):
+    """Where the models live; auto takes CUDA when available."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Optimizer(str, Enum):
+    """Optimizers for training."""
+
+    adam = "adam"
+    adamw = "adamw"
+
+
+class Scheduler(str, Enum):
+    """Learning-rate schedules."""
+
+    ReduceLROnPlateau = "ReduceLROnPlateau"
+    ExponentialLR = "ExponentialLR"
+
+
+class E0Source(str, Enum):
+    """Where the isolated-atom energies come from."""
+
+    reference = "reference"
+    least_squares = "least_squares"
+
+
+@dataclass
+class MLFFConfig:
+    """A committee of MACE models with distinct seeds."""
+
+    ensemble_size: int = 4
+    """Number of ensemble members (>= 2: the spread is the uncertainty)."""
+    seed: int = 42
+    """Seed of member 0; member k uses seed + k."""
+    # architecture
+    r_max: float = 5.0
+    """Cutoff radius (Å)."""
+    num_channels: int = 32
+    """Feature channels per irrep."""
+    max_L: int = 1
+    """Highest angular momentum of the equivariant features."""
+    correlation: int = 3
+    """Body order of the products."""
+    num_interactions: int = 2
+    """Message-passing layers."""
+    radial_MLP: list[int] = field(default_factory=lambda: [16, 16, 16])
+    """Hidden sizes of the radial network."""
+    num_radial_basis: int = 8
+    """Bessel functions in the radial basis."""
+    num_cutoff_basis: int = 5
+    """Polynomial cutoff order."""
+    e0s: E0Source = E0Source.reference
+    """Isolated-atom energies: computed by the reference, or least squares on data."""
+    default_dtype: Dtype = Dtype.float32
+    """Model precision."""
+    device: Device = Device.auto
+    """Device for training, prediction and MD."""
+    # training
+    batch_size: int = 5
+    """Training batch size (structures)."""
+    valid_batch_size: int = 10
+    """Validation batch size (structures)."""
+    lr: float = 0.01
+    """Initial learning rate."""
+    optimizer: Optimizer = Optimizer.adam
+    """Adam or AdamW (both with amsgrad)."""
+    amsgrad: bool = True
+    """Use the AMSGrad variant."""
+    weight_decay: float = 5e-7
+    """L2 weight decay."""
+    scheduler: Scheduler = Scheduler.ReduceLROnPlateau
+    """Learning-rate schedule."""
+    lr_factor: float = 0.8
+    """Plateau: factor applied to lr when validation stalls."""
+    scheduler_patience: int = 5
+    """Plateau: epochs without improvement before lowering lr."""
+    lr_scheduler_gamma: float = 0.9993
+    """Exponential: lr decay per epoch."""
+    ema: bool = True
+    """Keep an exponential moving average of the weights for evaluation."""
+    ema_decay: float = 0.99
+    """EMA decay per step."""
+    clip_grad: float | None = 10.0
+    """Gradient-norm clip; None disables."""
+    energy_weight: float = 1.0
+    """Loss weight of energies (per atom)."""
+    forces_weight: float = 1000.0
+    """Loss weight of forces."""
+    stress_weight: float = 1.0
+    """Loss weight of stresses (periodic systems)."""
+    valid_skip: int = 1
+    """Validate every this many epochs."""
+
+    def __post_init__(self) -> None:
+        if self.ensemble_size < 2:
+            raise ConfigError(
+                "mlff.ensemble_size", self.ensemble_size, "must be >= 2 (the spread is the uncertainty)"
+            )
+        for key in ("r_max", "lr"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"mlff.{key}", getattr(self, key), "must be > 0")
+        for key in ("num_channels", "num_interactions", "batch_size", "valid_batch_size",
+                    "correlation", "valid_skip"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"mlff.{key}", getattr(self, key), "must be >= 1")
+        if self.max_L < 0:
+            raise ConfigError("mlff.max_L", self.max_L, "must be >= 0")
+        if not 0 < self.ema_decay < 1:
+            raise ConfigError("mlff.ema_decay", self.ema_decay, "must be in (0, 1)")

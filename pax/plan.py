@@ -1,0 +1,89 @@
+"""The plan of a run: what will be computed where, built without computing."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from pax.config import PaxConfig
+from pax.system.geometry import load_systems
+
+
+@dataclass
+class Plan:
+    """A human-readable summary of a validated run."""
+
+    sections: dict[str, list[str]]
+
+    def __str__(self) -> str:
+        lines = []
+        for title, items in self.sections.items():
+            lines.append(f"{title}:")
+            lines.extend(f"  {item}" for item in items)
+        return "\n".join(lines)
+
+
+def main_process_threads(cfg: PaxConfig) -> int:
+    """Torch threads of the main process: the cores local workers leave (>= 1)."""
+    if cfg.run.torch_threads > 0:
+        return cfg.run.torch_threads
+    cores = os.cpu_count() or 1
+    if cfg.cluster.kind == "local":
+        cores -= cfg.cluster.max_workers * cfg.cluster.cores_per_worker
+    return max(1, cores)
+
+
+def build_plan(cfg: PaxConfig, stage: str) -> Plan:
+    """Describe systems, reference, cluster, ensemble, MD and stop rules."""
+    systems = load_systems(cfg.system)
+    al, idg, ml, md, cl = cfg.al, cfg.al.idg, cfg.mlff, cfg.md, cfg.cluster
+    system_lines = [
+        f"{a.info.get('system', cfg.system.name)}: {a.get_chemical_formula()}, "
+        f"{len(a)} atoms, {'periodic' if a.pbc.any() else 'molecule'}"
+        for a in systems
+    ]
+    dft_settings = {
+        k: v for k, v in vars(cfg.dft).items() if k not in ("charge", "multiplicity")
+    }
+    if cl.kind == "local":
+        where = f"local: {cl.max_workers} worker(s) x {cl.cores_per_worker} core(s)"
+    else:
+        where = (
+            f"slurm: partition={cl.partition}, blocks {cl.min_blocks}..{cl.max_blocks} "
+            f"(init {cl.init_blocks}) x {cl.nodes_per_block} node(s), walltime {cl.walltime}"
+        )
+    sections = {
+        "stage": [stage],
+        "systems": system_lines,
+        "reference": [f"{cfg.dft.kind}: {_fmt(dft_settings)}"],
+        "cluster": [where, f"main process: {main_process_threads(cfg)} torch thread(s)"],
+        "ensemble": [
+            f"{ml.ensemble_size} x MACE(channels={ml.num_channels}, max_L={ml.max_L}, "
+            f"r_max={ml.r_max} Å, interactions={ml.num_interactions}), "
+            f"{ml.default_dtype.value}, device={ml.device.value}, seeds {ml.seed}..{ml.seed + ml.ensemble_size - 1}"
+        ],
+        "md": [
+            f"{md.integrator.value} at {md.temperature_K} K, dt {md.timestep_fs} fs, "
+            f"friction {md.friction_per_fs}/fs"
+        ],
+        "initial dataset": [
+            f"sampler {idg.sampler.value}, a frame every {idg.skip_step_initial} steps, "
+            f"{idg.n_points_per_sampling_step} per member per round",
+            f"stop at valid F-MAE <= {al.desired_acc * idg.desired_acc_scale_idg:.4g} eV/Å, "
+            f"{idg.max_initial_set_size} points or {idg.max_initial_epochs} epochs",
+        ],
+        "active learning": [
+            f"{al.num_trajectories} trajectories, check every {al.skip_step_mlff} steps, "
+            f"threshold (1 + {al.c_x}) x mean of last {al.threshold_window}",
+            f"stop at valid F-MAE < {al.desired_acc} eV/Å, {al.max_train_set_size} "
+            f"training points or {al.max_MD_steps} MD steps per trajectory",
+        ],
+        "tracking": [f"W&B {cfg.wandb.mode.value}, project {cfg.wandb.project}"],
+    }
+    return Plan(sections)
+
+
+def _fmt(settings: dict) -> str:
+    return ", ".join(
+        f"{k}={getattr(v, 'value', v)}" for k, v in settings.items() if v not in (None, [], "")
+    )
