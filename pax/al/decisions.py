@@ -1,0 +1,44 @@
+"""Small pure decisions of the workflow: where a label goes, when to stop."""
+
+from __future__ import annotations
+
+
+def goes_to_validation(n_train: int, n_valid: int, valid_ratio: float) -> bool:
+    """True while validation holds fewer than valid_ratio of all points (incl. the new one)."""
+    return n_valid < valid_ratio * (n_train + n_valid + 1)
+
+
+def idg_stop(
+    valid_f_mae: float | None,
+    target: float,
+    train_size: int,
+    max_size: int,
+    epochs: int,
+    max_epochs: int,
+) -> str | None:
+    """The reason IDG stops now, or None to continue."""
+    if valid_f_mae is not None and valid_f_mae <= target:
+        return f"validation force MAE {valid_f_mae:.4f} <= {target:.4f} eV/Å"
+    if train_size >= max_size:
+        return f"initial training set reached {train_size} >= max_initial_set_size"
+    if epochs >= max_epochs:
+        return f"{epochs} epochs >= max_initial_epochs"
+    return None
+
+
+def al_stop(
+    valid_f_mae: float | None,
+    desired_acc: float,
+    train_size: int,
+    max_train_set_size: int,
+    min_md_steps: int,
+    max_md_steps: int,
+) -> str | None:
+    """The reason AL stops now, or None to continue."""
+    if valid_f_mae is not None and valid_f_mae < desired_acc:
+        return f"validation force MAE {valid_f_mae:.4f} < desired_acc {desired_acc} eV/Å"
+    if train_size >= max_train_set_size:
+        return f"training set reached {train_size} >= max_train_set_size"
+    if min_md_steps >= max_md_steps:
+        return f"every trajectory ran {max_md_steps} MD steps (max_MD_steps)"
+    return None
