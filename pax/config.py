@@ -55,6 +55,14 @@ class WandbConfig:
     """Free text shown with the run."""
     log_model: bool = False
     """Upload the final model files as an artifact."""
+    init_timeout_s: float = 60.0
+    """Give up on W&B (and keep only the files) if starting it takes longer (s)."""
+
+    def __post_init__(self) -> None:
+        if self.init_timeout_s <= 0:
+            raise ConfigError(
+                "wandb.init_timeout_s", self.init_timeout_s, "must be > 0"
+            )
 
 
 @dataclass
@@ -90,9 +98,17 @@ class PaxConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.dft, DFTConfig):
-            raise ConfigError("dft", type(self.dft).__name__, "pick a preset: dft=xtb|pyscf|aims|teacher|emt")
+            raise ConfigError(
+                "dft",
+                type(self.dft).__name__,
+                "pick a preset: dft=xtb|pyscf|aims|teacher|emt",
+            )
         if not isinstance(self.cluster, ClusterConfig):
-            raise ConfigError("cluster", type(self.cluster).__name__, "pick a preset: cluster=local|slurm")
+            raise ConfigError(
+                "cluster",
+                type(self.cluster).__name__,
+                "pick a preset: cluster=local|slurm",
+            )
         if self.dft.charge is None:
             self.dft.charge = self.system.charge
         if self.dft.multiplicity is None:
@@ -102,11 +118,15 @@ class PaxConfig:
 
             if any(a.pbc.any() for a in load_systems(self.system)):
                 raise ConfigError(
-                    "dft", self.dft.kind, f"refuses periodic systems ({self.system.geometry})"
+                    "dft",
+                    self.dft.kind,
+                    f"refuses periodic systems ({self.system.geometry})",
                 )
 
 
-DFT_SCHEMAS = {c.kind: c for c in (XTBConfig, PySCFConfig, AimsConfig, TeacherConfig, EMTConfig)}
+DFT_SCHEMAS = {
+    c.kind: c for c in (XTBConfig, PySCFConfig, AimsConfig, TeacherConfig, EMTConfig)
+}
 CLUSTER_SCHEMAS = {c.kind: c for c in (LocalClusterConfig, SlurmClusterConfig)}
 
 

@@ -56,7 +56,10 @@ def build_plan(cfg: PaxConfig, stage: str) -> Plan:
         "stage": [stage],
         "systems": system_lines,
         "reference": [f"{cfg.dft.kind}: {_fmt(dft_settings)}"],
-        "cluster": [where, f"main process: {main_process_threads(cfg)} torch thread(s)"],
+        "cluster": [
+            where,
+            f"main process: {main_process_threads(cfg)} torch thread(s)",
+        ],
         "ensemble": [
             f"{ml.ensemble_size} x MACE(channels={ml.num_channels}, max_L={ml.max_L}, "
             f"r_max={ml.r_max} Å, interactions={ml.num_interactions}), "
@@ -85,5 +88,7 @@ def build_plan(cfg: PaxConfig, stage: str) -> Plan:
 
 def _fmt(settings: dict) -> str:
     return ", ".join(
-        f"{k}={getattr(v, 'value', v)}" for k, v in settings.items() if v not in (None, [], "")
+        f"{k}={getattr(v, 'value', v)}"
+        for k, v in settings.items()
+        if v not in (None, [], "")
     )

@@ -1,17 +1,22 @@
-"""The orchestrator: initial dataset generation, active learning, finalize."""
+"""The orchestrator: initial dataset generation, active learning, finalize, restart."""
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from pathlib import Path
 
+import yaml
+
 from pax.config import PaxConfig
-from pax.errors import NotImplementedYet
-from pax.plan import build_plan
+from pax.errors import PaxError
+from pax.plan import build_plan, main_process_threads
 
 log = logging.getLogger(__name__)
 
 STAGES = ("all", "idg", "al")
+IGNORED_ON_RESUME = ("run", "wandb")
 
 
 def run(
@@ -22,13 +27,185 @@ def run(
     sweep_group: str | None = None,
 ) -> float | None:
     """Run (or resume) the workflow in run_dir; return the final validation F-MAE."""
-    run_dir.mkdir(parents=True, exist_ok=True)
     plan = build_plan(cfg, stage)
-    if resolved_config:
-        (run_dir / "config.yaml").write_text(resolved_config)
     if cfg.run.dry:
+        _check_writable(run_dir)
         text = f"pax plan (dry run) for {run_dir}\n{plan}"
         print(text, flush=True)
         (run_dir / "plan.txt").write_text(text + "\n")
+        if not (run_dir / "config.yaml").exists():
+            (run_dir / "config.yaml").write_text(resolved_config)
         return None
-    raise NotImplementedYet(f"the workflow (stage {stage!r})")
+    _check_writable(run_dir)
+    _check_same_config(run_dir, resolved_config, cfg.run.force)
+    phase = _read_phase(run_dir)
+    if phase == "done":
+        summary = json.loads((run_dir / "results" / "summary.json").read_text())
+        print(
+            f"pax: {run_dir} already finished ({summary.get('stop_reason')}); "
+            f"results in {run_dir / 'results'}. Nothing to do."
+        )
+        return summary.get("final_mae")
+    if stage == "al" and phase is None:
+        raise PaxError(
+            f"{run_dir} holds no initial dataset: run pax-idg (or pax) there first"
+        )
+    (run_dir / "config.yaml").write_text(resolved_config)
+    return _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group)
+
+
+def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float | None:
+    import torch
+
+    from pax.al.context import Context
+    from pax.al.finalize import converge
+    from pax.al.idg import InitialDataset
+    from pax.cluster import ReferencePool
+    from pax.data import DatasetStore
+    from pax.mlff import Ensemble
+    from pax.system.geometry import load_systems
+    from pax.tracking import Tracker
+
+    torch.set_num_threads(main_process_threads(cfg))
+    systems = load_systems(cfg.system)
+    t0 = time.time()
+    summary = _read_json(run_dir / "state" / "summary.json")
+    with (
+        Tracker(
+            run_dir,
+            cfg=cfg,
+            job_type=stage,
+            group=sweep_group,
+            resolved_config=yaml.safe_load(resolved_config) if resolved_config else {},
+        ) as tracker,
+        ReferencePool(cfg.cluster, cfg.dft, run_dir) as pool,
+    ):
+        ctx = Context(
+            cfg,
+            run_dir,
+            systems,
+            DatasetStore(run_dir / "data"),
+            pool,
+            tracker,
+            e0s=_e0s(cfg, systems, run_dir),
+        )
+        if (
+            ctx.ensemble_path.exists()
+            or ctx.ensemble_path.with_name("ensemble.pt.prev").exists()
+        ):
+            ctx.ensemble = Ensemble.load(ctx.ensemble_path)
+        if phase in (None, "idg"):
+            _write_phase(run_dir, "idg")
+            started = time.time()
+            summary["idg_stop_reason"] = InitialDataset(ctx).run()
+            summary["idg_wall_s"] = summary.get("idg_wall_s", 0) + time.time() - started
+            summary["idg_labels"] = len(ctx.store.label_ids())
+            _write_json(run_dir / "state" / "summary.json", summary)
+            _write_phase(run_dir, "al")
+            tracker.plots("idg")
+        if stage == "idg":
+            return _finish(ctx, summary, t0, done=False)
+        from pax.al.loop import ActiveLearning
+
+        started = time.time()
+        summary["stop_reason"] = ActiveLearning(ctx).run()
+        summary["al_wall_s"] = summary.get("al_wall_s", 0) + time.time() - started
+        summary["al_labels"] = len(ctx.store.label_ids()) - summary.get("idg_labels", 0)
+        converge(ctx)
+        return _finish(ctx, summary, t0, done=True)
+
+
+def _finish(ctx, summary: dict, t0: float, done: bool) -> float:
+    """Write results/ (also after IDG alone) and mark the run done when it is."""
+    from pax.al.finalize import write_results
+
+    ledger = ctx.pool.ledger_counts() if hasattr(ctx.pool, "ledger_counts") else {}
+    summary.update(
+        {
+            "failed_labels": ledger.get("failed", 0),
+            "n_train": ctx.n_train(),
+            "n_valid": ctx.store.size("valid"),
+            "wall_s_this_session": time.time() - t0,
+        }
+    )
+    metrics = ctx.ensemble.evaluate(ctx.store.get("valid"))
+    summary["final_mae"] = float(metrics["mean"]["valid_f_mae"])
+    summary.setdefault("stop_reason", summary.get("idg_stop_reason"))
+    results = write_results(ctx, summary)
+    ctx.tracker.plots("final")
+    _write_phase(ctx.run_dir, "done" if done else "al")
+    print(
+        f"pax: finished ({summary['stop_reason']}); validation force MAE "
+        f"{summary['final_mae']:.4f} eV/Å; results in {results}",
+        flush=True,
+    )
+    return summary["final_mae"]
+
+
+def _e0s(cfg: PaxConfig, systems, run_dir: Path) -> dict[int, float] | None:
+    if cfg.mlff.e0s.value != "reference":
+        return None
+    from pax.dft.e0s import isolated_atom_energies
+
+    numbers = sorted({int(z) for a in systems for z in a.numbers})
+    return isolated_atom_energies(numbers, cfg.dft, run_dir / "state")
+
+
+def _check_writable(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".pax-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise PaxError(
+            f"run directory {run_dir} is not writable ({exc.strerror})"
+        ) from None
+
+
+def _check_same_config(run_dir: Path, resolved: str, force: bool) -> None:
+    saved_path = run_dir / "config.yaml"
+    if not resolved or not saved_path.exists() or not (run_dir / "state").exists():
+        return
+    saved, new = yaml.safe_load(saved_path.read_text()), yaml.safe_load(resolved)
+    diff = sorted(_diff(saved, new))
+    if diff and not force:
+        raise PaxError(
+            f"{run_dir} holds a run with a different config ({', '.join(diff[:5])}); "
+            "use run.force=true to resume it anyway, or another run.name"
+        )
+
+
+def _diff(a: dict, b: dict, prefix: str = "") -> set[str]:
+    keys = set(a) | set(b)
+    out = set()
+    for key in keys:
+        if not prefix and key in IGNORED_ON_RESUME:
+            continue
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out |= _diff(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.add(f"{prefix}{key}")
+    return out
+
+
+def _read_phase(run_dir: Path) -> str | None:
+    return _read_json(run_dir / "state" / "phase.json").get("phase")
+
+
+def _write_phase(run_dir: Path, phase: str) -> None:
+    _write_json(run_dir / "state" / "phase.json", {"phase": phase})
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)

@@ -60,12 +60,21 @@ class IDGConfig:
     """Converge the ensemble at the end of IDG."""
 
     def __post_init__(self) -> None:
-        for key in ("skip_step_initial", "n_points_per_sampling_step", "intermediate_epochs",
-                    "max_initial_set_size", "max_initial_epochs"):
+        for key in (
+            "skip_step_initial",
+            "n_points_per_sampling_step",
+            "intermediate_epochs",
+            "max_initial_set_size",
+            "max_initial_epochs",
+        ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"al.idg.{key}", getattr(self, key), "must be >= 1")
         if self.desired_acc_scale_idg <= 0:
-            raise ConfigError("al.idg.desired_acc_scale_idg", self.desired_acc_scale_idg, "must be > 0")
+            raise ConfigError(
+                "al.idg.desired_acc_scale_idg",
+                self.desired_acc_scale_idg,
+                "must be > 0",
+            )
 
 
 @dataclass
@@ -125,19 +134,32 @@ class ALConfig:
 
     def __post_init__(self) -> None:
         if self.c_x <= -1:
-            raise ConfigError("al.c_x", self.c_x, "must be > -1 (threshold must stay positive)")
+            raise ConfigError(
+                "al.c_x", self.c_x, "must be > -1 (threshold must stay positive)"
+            )
         if self.desired_acc <= 0:
             raise ConfigError("al.desired_acc", self.desired_acc, "must be > 0 (eV/Å)")
         if not 0 < self.valid_ratio < 1:
             raise ConfigError("al.valid_ratio", self.valid_ratio, "must be in (0, 1)")
-        for key in ("num_trajectories", "skip_step_mlff", "threshold_window",
-                    "epochs_per_worker", "intermediate_epochs_al", "max_train_set_size",
-                    "max_MD_steps", "train_subset_size"):
+        for key in (
+            "num_trajectories",
+            "skip_step_mlff",
+            "threshold_window",
+            "epochs_per_worker",
+            "intermediate_epochs_al",
+            "max_train_set_size",
+            "max_MD_steps",
+            "train_subset_size",
+        ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"al.{key}", getattr(self, key), "must be >= 1")
         if self.threshold_warmup < 0:
-            raise ConfigError("al.threshold_warmup", self.threshold_warmup, "must be >= 0")
+            raise ConfigError(
+                "al.threshold_warmup", self.threshold_warmup, "must be >= 0"
+            )
         if self.threshold_ceiling and self.threshold_ceiling < self.threshold_floor:
             raise ConfigError(
-                "al.threshold_ceiling", self.threshold_ceiling, "must be >= al.threshold_floor"
+                "al.threshold_ceiling",
+                self.threshold_ceiling,
+                "must be >= al.threshold_floor",
             )

@@ -36,7 +36,9 @@ def al_stop(
 ) -> str | None:
     """The reason AL stops now, or None to continue."""
     if valid_f_mae is not None and valid_f_mae < desired_acc:
-        return f"validation force MAE {valid_f_mae:.4f} < desired_acc {desired_acc} eV/Å"
+        return (
+            f"validation force MAE {valid_f_mae:.4f} < desired_acc {desired_acc} eV/Å"
+        )
     if train_size >= max_train_set_size:
         return f"training set reached {train_size} >= max_train_set_size"
     if min_md_steps >= max_md_steps:

@@ -46,7 +46,9 @@ class Threshold:
         """Add one uncertainty (eV/Å) to key's history (ignored when frozen)."""
         if key in self.frozen or not np.isfinite(uncertainty):
             return
-        self.history.setdefault(key, deque(maxlen=self.window)).append(float(uncertainty))
+        self.history.setdefault(key, deque(maxlen=self.window)).append(
+            float(uncertainty)
+        )
 
     def crossed(self, key: str, uncertainty: float) -> bool:
         """True when uncertainty exceeds key's threshold (never during warm-up)."""
@@ -62,9 +64,14 @@ class Threshold:
 
     def state_dict(self) -> dict:
         """Everything needed to continue exactly."""
-        return {"history": {k: list(v) for k, v in self.history.items()}, "frozen": dict(self.frozen)}
+        return {
+            "history": {k: list(v) for k, v in self.history.items()},
+            "frozen": dict(self.frozen),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore from state_dict()."""
-        self.history = {k: deque(v, maxlen=self.window) for k, v in state["history"].items()}
+        self.history = {
+            k: deque(v, maxlen=self.window) for k, v in state["history"].items()
+        }
         self.frozen = dict(state["frozen"])

@@ -28,9 +28,13 @@ def geometry_hash(atoms: Atoms) -> str:
 def labelled_atoms(atoms: Atoms, result, label_id: str) -> Atoms:
     """A copy of atoms carrying a reference result as REF_energy/REF_forces/REF_stress."""
     out = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    out.info.update({k: v for k, v in atoms.info.items() if isinstance(v, str | int | float)})
+    out.info.update(
+        {k: v for k, v in atoms.info.items() if isinstance(v, str | int | float)}
+    )
     out.info["REF_energy"] = float(result.energy)
-    out.arrays["REF_forces"] = np.asarray(result.forces, dtype=float).reshape(len(out), 3)
+    out.arrays["REF_forces"] = np.asarray(result.forces, dtype=float).reshape(
+        len(out), 3
+    )
     if result.stress is not None:
         out.info["REF_stress"] = np.asarray(result.stress, dtype=float).reshape(6)
     out.info["label_id"] = label_id

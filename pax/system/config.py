@@ -26,12 +26,16 @@ class SystemConfig:
     def __post_init__(self) -> None:
         path = resolve_path(self.geometry)
         if not path.exists():
-            raise ConfigError("system.geometry", self.geometry, "no such file or folder")
+            raise ConfigError(
+                "system.geometry", self.geometry, "no such file or folder"
+            )
         self.geometry = str(path)
         if self.multiplicity < 1:
             raise ConfigError("system.multiplicity", self.multiplicity, "must be >= 1")
         if self.min_distance_A < 0:
-            raise ConfigError("system.min_distance_A", self.min_distance_A, "must be >= 0")
+            raise ConfigError(
+                "system.min_distance_A", self.min_distance_A, "must be >= 0"
+            )
         from pax.system.geometry import load_systems
 
         load_systems(self)  # raises ConfigError naming the file when unreadable

@@ -30,7 +30,9 @@ def _load(geometry: str, min_distance_A: float) -> tuple[Atoms, ...]:
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in GEOMETRY_SUFFIXES)
         if not files:
-            raise ConfigError("system.geometry", geometry, "folder holds no geometry files")
+            raise ConfigError(
+                "system.geometry", geometry, "folder holds no geometry files"
+            )
     else:
         files = [path]
     return tuple(_read_one(f, min_distance_A) for f in files)
@@ -40,7 +42,9 @@ def _read_one(path: Path, min_distance_A: float) -> Atoms:
     try:
         atoms = read(str(path), index=0)
     except Exception as exc:  # ASE raises many types for unreadable input
-        raise ConfigError("system.geometry", str(path), f"ASE cannot read it ({exc})") from None
+        raise ConfigError(
+            "system.geometry", str(path), f"ASE cannot read it ({exc})"
+        ) from None
     if len(atoms) == 0:
         raise ConfigError("system.geometry", str(path), "holds no atoms")
     if len(atoms) > 1:

@@ -1,0 +1,71 @@
+"""What the workflow phases share: config, run directory, data, pool, ensemble."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ase import Atoms
+
+from pax.al.state import load_state, save_state
+from pax.config import PaxConfig
+from pax.data import DatasetStore
+
+
+@dataclass
+class Context:
+    """The objects one run passes between IDG, AL and finalize."""
+
+    cfg: PaxConfig
+    run_dir: Path
+    systems: list[Atoms]
+    store: DatasetStore
+    pool: Any  # pax.cluster.ReferencePool
+    tracker: Any  # pax.tracking.Tracker
+    e0s: dict[int, float] | None
+    ensemble: Any = None  # pax.mlff.Ensemble once built
+    counters: dict[str, Any] = field(default_factory=dict)
+    _last_save: float = 0.0
+
+    @property
+    def state_dir(self) -> Path:
+        """Folder of the resumable state."""
+        return self.run_dir / "state"
+
+    @property
+    def ensemble_path(self) -> Path:
+        """Checkpoint of the ensemble (models, optimizers, EMA, RNG)."""
+        return self.state_dir / "ensemble.pt"
+
+    @property
+    def max_in_flight(self) -> int:
+        """Most labels waiting at once (al.max_labels_in_flight, 0: 2 x workers)."""
+        return self.cfg.al.max_labels_in_flight or 2 * max(1, self.pool.workers)
+
+    def member_train_sets(self) -> list[list[Atoms]]:
+        """Training frames of each member: its own IDG set plus the shared set."""
+        shared = self.store.get("train")
+        return [
+            self.store.get(f"train_m{k}") + shared
+            for k in range(self.cfg.mlff.ensemble_size)
+        ]
+
+    def n_train(self) -> int:
+        """Training points of the smallest member set."""
+        return min(len(s) for s in self.member_train_sets())
+
+    def save(self, name: str, state: dict, every_s: float = 0.0) -> None:
+        """Save phase state and the ensemble, at most every every_s seconds."""
+        now = time.monotonic()
+        if every_s and now - self._last_save < every_s:
+            return
+        if self.ensemble is not None:
+            self.ensemble.save(self.ensemble_path)
+        save_state(self.state_dir / f"{name}.pt", state)
+        self._last_save = now
+
+    def load(self, name: str) -> dict | None:
+        """The saved state of a phase, or None."""
+        return load_state(self.state_dir / f"{name}.pt")

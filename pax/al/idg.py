@@ -1,0 +1,205 @@
+"""Initial dataset generation: sample with cheap MD, label asynchronously, train."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pax.al.context import Context
+from pax.al.decisions import idg_stop
+from pax.al.labels import store_label
+from pax.al.sampler import Sampler
+
+log = logging.getLogger(__name__)
+
+
+class InitialDataset:
+    """aims-PAX's IDG without its barrier: labels stream in while the ensemble trains.
+
+    Each round asks for n_points_per_sampling_step frames per member and system.
+    The next round is sampled and labelled while the ensemble trains on what has
+    arrived, so the reference workers and the trainer work at the same time.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        cfg = ctx.cfg
+        self.idg = cfg.al.idg
+        self.members = cfg.mlff.ensemble_size
+        per_member = self.idg.n_points_per_sampling_step * len(ctx.systems)
+        self.round_size = per_member * (
+            self.members if self.idg.distinct_member_sets else 1
+        )
+        self.target = cfg.al.desired_acc * self.idg.desired_acc_scale_idg
+        self.sampler = Sampler(cfg, ctx.systems, ctx.run_dir)
+        self.submitted = 0
+        self.trainings = 0
+        self.epochs = 0
+        self.mae: float | None = None
+        state = ctx.load("idg")
+        if state:
+            self.sampler.load_state_dict(state["sampler"])
+            self.submitted, self.trainings = state["submitted"], state["trainings"]
+            self.epochs, self.mae = state["epochs"], state["mae"]
+
+    def run(self) -> str:
+        """Run to a stop rule; return the stop reason."""
+        ctx = self.ctx
+        ctx.tracker.log("phase", {"phase": "idg", "event": "start"})
+        new_labels = 0
+        for done in ctx.pool.recovered():
+            new_labels += store_label(ctx, done) is not None
+        while True:
+            for done in ctx.pool.completed():
+                new_labels += self._arrived(done)
+            reason = idg_stop(
+                self.mae,
+                self.target,
+                self._n_train(),
+                self.idg.max_initial_set_size,
+                self.epochs,
+                self.idg.max_initial_epochs,
+            )
+            if reason:
+                break
+            self._submit_more()
+            if ctx.ensemble is None and self._ready_to_build():
+                self._build()
+            if ctx.ensemble is not None and (new_labels or ctx.pool.in_flight == 0):
+                new_labels = 0
+                self._train()
+            else:
+                time.sleep(0.02)
+            self._progress()
+            ctx.save("idg", self._state(), every_s=10.0)
+        if ctx.ensemble is None:
+            self._build()
+            self._train()
+        if self.idg.converge_initial:
+            al = ctx.cfg.al
+            ctx.ensemble.converge(
+                self._train_sets(),
+                ctx.store.get("valid"),
+                al.convergence_patience,
+                al.convergence_margin,
+                al.max_convergence_epochs,
+                members="all",
+            )
+        ctx.save("idg", self._state())
+        ctx.tracker.log(
+            "phase",
+            {
+                "phase": "idg",
+                "event": "end",
+                "reason": reason,
+                "valid_f_mae": self.mae,
+                "epochs": self.epochs,
+                "n_train": self._n_train(),
+                "n_valid": ctx.store.size("valid"),
+            },
+        )
+        log.info("IDG stopped: %s", reason)
+        return reason
+
+    def _n_train(self) -> int:
+        return (
+            self.ctx.n_train()
+            if self.idg.distinct_member_sets
+            else self.ctx.store.size("train")
+        )
+
+    def _arrived(self, done) -> bool:
+        ctx = self.ctx
+        split = store_label(ctx, done)
+        ctx.tracker.log(
+            "sampling",
+            {
+                "phase": "idg",
+                "traj": done.tag.get("traj"),
+                "system": done.tag.get("system"),
+                "md_step": done.tag.get("md_step"),
+                "label_wall_s": done.result.wall_s,
+                "status": done.result.status,
+                "reason": done.result.reason,
+                "split": split,
+                "n_train": self._n_train(),
+                "n_valid": ctx.store.size("valid"),
+                "in_flight": ctx.pool.in_flight,
+                "utilisation": ctx.pool.utilisation(),
+            },
+        )
+        return split is not None
+
+    def _submit_more(self) -> None:
+        ctx = self.ctx
+        allowed = (self.trainings + 2) * self.round_size
+        cap = (
+            self.idg.max_initial_set_size
+            * (self.members if self.idg.distinct_member_sets else 1)
+            / (1 - ctx.cfg.al.valid_ratio)
+        )
+        while ctx.pool.in_flight < ctx.max_in_flight and self.submitted < min(
+            allowed, cap + ctx.max_in_flight
+        ):
+            traj, frame = self.sampler.next_frame()
+            member = self.submitted % self.members
+            tag = {
+                "phase": "idg",
+                "member": member,
+                "traj": traj,
+                "system": frame.info.get("system"),
+                "md_step": self.sampler.steps[traj],
+            }
+            ctx.pool.submit(frame, tag)
+            self.submitted += 1
+
+    def _ready_to_build(self) -> bool:
+        store = self.ctx.store
+        if store.size("valid") < 1:
+            return False
+        return self._n_train() >= 1
+
+    def _build(self) -> None:
+        from pax.mlff import Ensemble
+
+        ctx = self.ctx
+        ctx.ensemble = Ensemble.build(ctx.cfg.mlff, self._train_sets(), ctx.e0s)
+        log.info("built the ensemble on %d training points", self._n_train())
+
+    def _train_sets(self):
+        return self.ctx.member_train_sets()
+
+    def _train(self) -> None:
+        ctx = self.ctx
+        records = ctx.ensemble.train(
+            self._train_sets(),
+            ctx.store.get("valid"),
+            self.idg.intermediate_epochs,
+            phase="idg",
+            on_epoch=lambda r: ctx.tracker.log("train", {"phase": "idg", **r}),
+        )
+        self.trainings += 1
+        self.epochs += self.idg.intermediate_epochs
+        mean = [r for r in records if r.get("member") == "mean"]
+        if mean:
+            self.mae = float(mean[-1]["valid_f_mae"])
+
+    def _progress(self) -> None:
+        ctx = self.ctx
+        ctx.tracker.progress(
+            "idg",
+            labels=self._n_train(),
+            total=self.idg.max_initial_set_size,
+            in_flight=ctx.pool.in_flight,
+            mae=self.mae,
+            target=self.target,
+        )
+
+    def _state(self) -> dict:
+        return {
+            "sampler": self.sampler.state_dict(),
+            "submitted": self.submitted,
+            "trainings": self.trainings,
+            "epochs": self.epochs,
+            "mae": self.mae,
+        }

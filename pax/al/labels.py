@@ -1,0 +1,34 @@
+"""Turning returned reference labels into dataset entries."""
+
+from __future__ import annotations
+
+import logging
+
+from pax.al.context import Context
+from pax.al.decisions import goes_to_validation
+from pax.data import labelled_atoms
+
+log = logging.getLogger(__name__)
+
+
+def store_label(ctx: Context, done) -> str | None:
+    """Put one completed label in its split; return the split, or None if failed/known.
+
+    IDG labels go to their member's training set (or the shared one), AL labels
+    to the shared training set; either goes to validation while validation holds
+    fewer than al.valid_ratio of all points.
+    """
+    if not done.result.ok or done.ticket in ctx.store:
+        return None
+    n_valid = ctx.store.size("valid")
+    n_train = sum(ctx.store.size(s) for s in ctx.store.splits if s.startswith("train"))
+    if goes_to_validation(n_train, n_valid, ctx.cfg.al.valid_ratio):
+        split = "valid"
+    elif done.tag.get("phase") == "idg" and ctx.cfg.al.idg.distinct_member_sets:
+        split = f"train_m{done.tag.get('member', 0)}"
+    else:
+        split = "train"
+    frame = labelled_atoms(done.atoms, done.result, done.ticket)
+    frame.info["phase"] = done.tag.get("phase", "")
+    ctx.store.add(split, frame)
+    return split

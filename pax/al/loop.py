@@ -1,0 +1,329 @@
+"""Parallel active learning: batched MD explores, uncertain geometries get labelled.
+
+One event loop owns MD, training and bookkeeping. A trajectory whose uncertainty
+crosses the threshold waits for its label while the others keep running; each
+arriving label adds epochs of training, done in chunks between MD advances.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+from ase import Atoms
+
+from pax.al.context import Context
+from pax.al.decisions import al_stop
+from pax.al.labels import store_label
+from pax.al.threshold import Threshold
+
+log = logging.getLogger(__name__)
+
+
+class ActiveLearning:
+    """The AL phase, resumable from its saved state."""
+
+    def __init__(self, ctx: Context) -> None:
+        from pax.md import BatchedMD
+
+        self.ctx = ctx
+        cfg = ctx.cfg
+        self.al = cfg.al
+        n = self.al.num_trajectories
+        self.starts = [ctx.systems[i % len(ctx.systems)].copy() for i in range(n)]
+        self.keys = [
+            (
+                a.info.get("system", cfg.system.name)
+                if self.al.threshold_per_system
+                else "all"
+            )
+            for a in self.starts
+        ]
+        self.md = BatchedMD(
+            cfg.md,
+            ctx.ensemble.models,
+            self.starts,
+            seeds=[cfg.md.seed + i for i in range(n)],
+        )
+        self.threshold = Threshold(
+            self.al.c_x,
+            self.al.threshold_window,
+            self.al.threshold_warmup,
+            self.al.threshold_floor,
+            self.al.threshold_ceiling,
+        )
+        self.waiting: dict[int, str] = {}  # trajectory -> ticket
+        self.checkpoints: list[Atoms] = [self.md.atoms(i) for i in range(n)]
+        self.quiet_steps = np.zeros(n, dtype=np.int64)  # MD steps since last crossing
+        self.predicted: dict[
+            str, np.ndarray
+        ] = {}  # ticket -> mean forces at submission
+        self.pending_epochs = 0
+        self.epochs = 0
+        self.mae: float | None = None
+        self.labels = 0
+        state = ctx.load("al")
+        if state:
+            self._restore(state)
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> str:
+        """Explore and learn until a stop rule holds; return the stop reason."""
+        ctx = self.ctx
+        ctx.tracker.log("phase", {"phase": "al", "event": "start"})
+        for done in ctx.pool.recovered():
+            self._arrived(done)
+        self._resume_orphans()
+        if self.mae is None:
+            self._evaluate()
+        while True:
+            for done in ctx.pool.completed():
+                self._arrived(done)
+            reason = al_stop(
+                self.mae,
+                self.al.desired_acc,
+                ctx.n_train(),
+                self.al.max_train_set_size,
+                int(self.md.steps.min()),
+                self.al.max_MD_steps,
+            )
+            if reason:
+                break
+            if self.pending_epochs > 0:
+                self._train_chunk()
+            running = self.md.running
+            if running.any():
+                self.md.advance(self.al.skip_step_mlff)
+                self.quiet_steps[running] += self.al.skip_step_mlff
+                ctx.tracker.log(
+                    "md",
+                    {
+                        "phase": "al",
+                        "md_steps": int(self.md.steps.sum()),
+                        "running": int(running.sum()),
+                        "in_flight": ctx.pool.in_flight,
+                    },
+                )
+                self._check()
+            elif self.pending_epochs == 0:
+                time.sleep(0.02)
+            self._progress()
+            ctx.save("al", self._state(), every_s=10.0)
+        self._finish_in_flight()
+        ctx.save("al", self._state())
+        ctx.tracker.log(
+            "phase",
+            {
+                "phase": "al",
+                "event": "end",
+                "reason": reason,
+                "valid_f_mae": self.mae,
+                "labels": self.labels,
+            },
+        )
+        log.info("AL stopped: %s", reason)
+        return reason
+
+    # --------------------------------------------------------------- pieces
+    def _check(self) -> None:
+        ctx, al = self.ctx, self.al
+        unc = self.md.uncertainty()["max_atomic_sd"]
+        frozen = ctx.n_train() >= al.freeze_threshold_dataset
+        if frozen and not self.threshold.frozen:
+            self.threshold.freeze()
+        for i in np.flatnonzero(self.md.running):
+            key, u = self.keys[i], float(unc[i])
+            thr = self.threshold.value(key)
+            crossed = self.threshold.crossed(key, u)
+            step = int(self.md.steps[i])
+            ctx.tracker.log(
+                "uncertainty",
+                {
+                    "phase": "al",
+                    "traj": int(i),
+                    "system": key,
+                    "md_step": step,
+                    "uncertainty": u,
+                    "threshold": thr,
+                    "crossed": crossed,
+                },
+            )
+            self.threshold.observe(key, u)
+            if crossed and ctx.pool.in_flight < ctx.max_in_flight:
+                self._submit(int(i), u, thr)
+            elif not crossed:
+                self.checkpoints[i] = self.md.atoms(int(i))
+                if self.quiet_steps[i] >= al.uncert_not_crossed_limit:
+                    log.info(
+                        "trajectory %d quiet for %d steps: restarting",
+                        i,
+                        self.quiet_steps[i],
+                    )
+                    self.md.reset(int(i), self.starts[i].copy())
+                    self.quiet_steps[i] = 0
+        for i in np.flatnonzero(self.md.stopped):
+            if int(i) not in self.waiting:
+                log.warning(
+                    "trajectory %d stopped (%s): restarting from its checkpoint",
+                    i,
+                    self.md.stop_reason(int(i)),
+                )
+                self.md.reset(int(i), self.checkpoints[i].copy())
+
+    def _submit(self, i: int, uncertainty: float, threshold: float | None) -> None:
+        atoms = self.md.atoms(i)
+        frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        frame.info["system"] = self.keys[i]
+        tag = {
+            "phase": "al",
+            "traj": i,
+            "system": self.keys[i],
+            "md_step": int(self.md.steps[i]),
+            "uncertainty": uncertainty,
+            "threshold": threshold,
+        }
+        ticket = self.ctx.pool.submit(frame, tag)
+        self.predicted[ticket] = self.ctx.ensemble.predict([frame])["forces_comm"]
+        self.waiting[i] = ticket
+        self.md.pause(i)
+        self.quiet_steps[i] = 0
+
+    def _arrived(self, done) -> None:
+        ctx = self.ctx
+        split = store_label(ctx, done)
+        traj = done.tag.get("traj")
+        is_al = done.tag.get("phase") == "al"
+        if split is not None:
+            self.labels += int(is_al)
+            self.pending_epochs += self.al.epochs_per_worker
+        if is_al and self.waiting.get(traj) == done.ticket:
+            del self.waiting[traj]
+            if done.result.ok:
+                self.checkpoints[traj] = self.md.atoms(traj)
+            else:
+                self.md.reset(traj, self.checkpoints[traj].copy())
+            self.md.resume(traj)
+        record = {
+            "phase": done.tag.get("phase"),
+            "traj": traj,
+            "system": done.tag.get("system"),
+            "md_step": done.tag.get("md_step"),
+            "uncertainty": done.tag.get("uncertainty"),
+            "threshold": done.tag.get("threshold"),
+            "label_wall_s": done.result.wall_s,
+            "status": done.result.status,
+            "reason": done.result.reason,
+            "split": split,
+            "n_train": ctx.n_train(),
+            "n_valid": ctx.store.size("valid"),
+            "in_flight": ctx.pool.in_flight,
+            "utilisation": ctx.pool.utilisation(),
+        }
+        ctx.tracker.log("sampling", record)
+        predicted = self.predicted.pop(done.ticket, None)
+        if done.result.ok and predicted is not None:
+            err = np.linalg.norm(
+                predicted - done.result.forces, axis=1
+            )  # (n_atoms,) eV/Å
+            ctx.tracker.log(
+                "calibration",
+                {
+                    "traj": traj,
+                    "system": done.tag.get("system"),
+                    "predicted_uncertainty": done.tag.get("uncertainty"),
+                    "force_error_max": float(err.max()),
+                    "force_error_mean": float(err.mean()),
+                },
+            )
+
+    def _resume_orphans(self) -> None:
+        """Trajectories waiting for a label the pool no longer knows resume from checkpoints."""
+        in_flight = set(getattr(self.ctx.pool, "in_flight_tickets", lambda: set())())
+        for traj, ticket in list(self.waiting.items()):
+            if ticket not in in_flight:
+                del self.waiting[traj]
+                self.md.resume(traj)
+
+    def _train_chunk(self) -> None:
+        ctx = self.ctx
+        epochs = min(self.al.intermediate_epochs_al, self.pending_epochs)
+        ctx.ensemble.train(
+            self._train_sets(),
+            ctx.store.get("valid"),
+            epochs,
+            phase="al",
+            on_epoch=lambda r: ctx.tracker.log("train", {"phase": "al", **r}),
+        )
+        self.pending_epochs -= epochs
+        self.epochs += epochs
+        self._evaluate()
+        self.md.set_models(ctx.ensemble.models)
+
+    def _train_sets(self):
+        ctx = self.ctx
+        sets = ctx.member_train_sets()
+        if self.al.replay.value == "random_subset":
+            rng = np.random.default_rng(self.epochs)
+            size = self.al.train_subset_size
+            sets = [
+                [s[j] for j in rng.choice(len(s), size, replace=False)]
+                if len(s) > size
+                else s
+                for s in sets
+            ]
+        return sets
+
+    def _evaluate(self) -> None:
+        metrics = self.ctx.ensemble.evaluate(self.ctx.store.get("valid"))
+        self.mae = (
+            float(metrics["mean"]["valid_f_mae"])
+            if "mean" in metrics
+            else float(metrics["valid_f_mae"])
+        )
+
+    def _finish_in_flight(self) -> None:
+        ctx = self.ctx
+        if ctx.pool.in_flight:
+            log.info(
+                "waiting up to %.0f s for %d labels in flight",
+                self.al.drain_timeout_s,
+                ctx.pool.in_flight,
+            )
+        for done in ctx.pool.drain(self.al.drain_timeout_s):
+            self._arrived(done)
+
+    def _progress(self) -> None:
+        ctx = self.ctx
+        ctx.tracker.progress(
+            "al",
+            n_train=ctx.n_train(),
+            threshold=self.threshold.value(self.keys[0]),
+            in_flight=ctx.pool.in_flight,
+            mae=self.mae,
+            target=self.al.desired_acc,
+            md_steps=int(self.md.steps.sum()),
+        )
+
+    # ---------------------------------------------------------------- state
+    def _state(self) -> dict:
+        return {
+            "md": self.md.state_dict(),
+            "threshold": self.threshold.state_dict(),
+            "waiting": dict(self.waiting),
+            "checkpoints": self.checkpoints,
+            "quiet_steps": self.quiet_steps.copy(),
+            "pending_epochs": self.pending_epochs,
+            "epochs": self.epochs,
+            "mae": self.mae,
+            "labels": self.labels,
+        }
+
+    def _restore(self, state: dict) -> None:
+        self.md.load_state_dict(state["md"])
+        self.threshold.load_state_dict(state["threshold"])
+        self.waiting = {int(k): v for k, v in state["waiting"].items()}
+        self.checkpoints = state["checkpoints"]
+        self.quiet_steps = state["quiet_steps"]
+        self.pending_epochs, self.epochs = state["pending_epochs"], state["epochs"]
+        self.mae, self.labels = state["mae"], state["labels"]

@@ -1,0 +1,127 @@
+"""The IDG sampler: ASE MD with xTB, a foundation MACE model, or the reference."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms, units
+from ase.calculators.calculator import Calculator, all_changes
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.verlet import VelocityVerlet
+
+from pax.config import PaxConfig
+from pax.errors import PaxError
+
+log = logging.getLogger(__name__)
+
+
+class ReferenceCalculator(Calculator):
+    """The reference method as an ASE calculator, for ab initio sampling (aimd)."""
+
+    implemented_properties = ["energy", "forces", "stress"]
+
+    def __init__(self, dft_cfg, workdir: Path) -> None:
+        super().__init__()
+        self.dft_cfg, self.workdir = dft_cfg, workdir
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        """Label the current geometry in this process."""
+        from pax.dft import label
+
+        super().calculate(atoms, properties, system_changes)
+        result = label(self.atoms, self.dft_cfg, str(self.workdir))
+        if not result.ok:
+            raise PaxError(
+                f"al.idg.sampler=aimd: the reference failed ({result.reason})"
+            )
+        self.results = {"energy": result.energy, "forces": result.forces}
+        if result.stress is not None:
+            self.results["stress"] = result.stress
+
+
+def make_calculator(cfg: PaxConfig, run_dir: Path) -> Calculator:
+    """The ASE calculator that drives IDG sampling, as al.idg.sampler says."""
+    idg = cfg.al.idg
+    if idg.sampler.value == "xtb":
+        from tblite.ase import TBLite
+
+        return TBLite(
+            method=idg.sampler_xtb_method.value,
+            charge=cfg.dft.charge,
+            multiplicity=cfg.dft.multiplicity,
+            verbosity=0,
+        )
+    if idg.sampler.value == "mace":
+        from mace.calculators import MACECalculator
+        from pax.dft.teacher import resolve_model
+
+        path = resolve_model(idg.foundation_model, key="al.idg.foundation_model")
+        return MACECalculator(
+            model_paths=[str(path)], device="cpu", default_dtype="float64"
+        )
+    return ReferenceCalculator(cfg.dft, run_dir / "aimd")
+
+
+class Sampler:
+    """One ASE MD trajectory per starting geometry, giving a frame every skip steps."""
+
+    def __init__(self, cfg: PaxConfig, systems: list[Atoms], run_dir: Path) -> None:
+        self.cfg = cfg
+        self.skip = cfg.al.idg.skip_step_initial
+        self.calc = make_calculator(cfg, run_dir)
+        self.trajs = [a.copy() for a in systems]
+        self.steps = [0] * len(self.trajs)
+        self.next_traj = 0
+        rng = np.random.default_rng(cfg.md.seed)
+        for atoms in self.trajs:
+            if atoms.get_momenta().any():
+                continue
+            MaxwellBoltzmannDistribution(
+                atoms, temperature_K=cfg.md.temperature_K, rng=rng
+            )
+            Stationary(atoms)
+
+    def next_frame(self) -> tuple[int, Atoms]:
+        """Advance the next trajectory by skip_step_initial steps; return (index, frame)."""
+        i = self.next_traj
+        self.next_traj = (i + 1) % len(self.trajs)
+        atoms = self.trajs[i]
+        atoms.calc = self.calc
+        self._dynamics(atoms, seed=self.cfg.md.seed + i + self.steps[i]).run(self.skip)
+        self.steps[i] += self.skip
+        frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        frame.info["system"] = atoms.info.get("system", self.cfg.system.name)
+        atoms.calc = None
+        return i, frame
+
+    def _dynamics(self, atoms: Atoms, seed: int):
+        md = self.cfg.md
+        if md.integrator.value == "nve":
+            return VelocityVerlet(atoms, timestep=md.timestep_fs * units.fs)
+        return Langevin(
+            atoms,
+            timestep=md.timestep_fs * units.fs,
+            temperature_K=md.temperature_K,
+            friction=md.friction_per_fs / units.fs,
+            rng=np.random.default_rng(seed),
+        )
+
+    def state_dict(self) -> dict:
+        """Positions, momenta and step counts of every sampling trajectory."""
+        return {
+            "positions": [a.positions.copy() for a in self.trajs],
+            "momenta": [a.get_momenta() for a in self.trajs],
+            "steps": list(self.steps),
+            "next_traj": self.next_traj,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from state_dict()."""
+        for atoms, pos, mom in zip(self.trajs, state["positions"], state["momenta"]):
+            atoms.positions = pos
+            atoms.set_momenta(mom)
+        self.steps = list(state["steps"])
+        self.next_traj = state["next_traj"]
