@@ -1,0 +1,77 @@
+"""End to end: IDG and AL with real xTB labels, real MACE, real Parsl workers."""
+
+import json
+
+import pytest
+from ase.io import read
+
+from tests.integration.workflow_helpers import events, run_pax
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    proc = run_pax(run_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir, proc
+
+
+def test_both_phases_complete(finished_run):
+    run_dir, proc = finished_run
+    phases = {(e["phase"], e["event"]) for e in events(run_dir, "phase")}
+    assert {("idg", "start"), ("idg", "end"), ("al", "start"), ("al", "end")} <= phases
+    assert "results in" in proc.stdout
+
+
+def test_threshold_picked_points(finished_run):
+    run_dir, _ = finished_run
+    picked = [e for e in events(run_dir, "uncertainty") if e["crossed"]]
+    assert picked, "AL never crossed the threshold"
+    al_labels = [e for e in events(run_dir, "sampling") if e["phase"] == "al"]
+    assert al_labels and all(e["uncertainty"] > e["threshold"] for e in al_labels)
+
+
+def test_md_ran_while_labels_were_in_flight(finished_run):
+    run_dir, _ = finished_run
+    assert any(e["in_flight"] > 0 for e in events(run_dir, "md"))
+
+
+def test_results_complete(finished_run):
+    run_dir, _ = finished_run
+    results = run_dir / "results"
+    summary = json.loads((results / "summary.json").read_text())
+    for key in ("stop_reason", "final_mae", "idg_labels", "al_labels", "idg_wall_s", "al_wall_s"):
+        assert key in summary
+    assert summary["final_mae"] > 0
+    models = sorted((results / "models").glob("*.model"))
+    assert len(models) == 2
+    train = read(results / "train.extxyz", index=":")
+    valid = read(results / "valid.extxyz", index=":")
+    assert len(train) >= 4 and len(valid) >= 1
+    assert (results / "parity_valid.png").stat().st_size > 1000
+
+
+def test_exported_model_runs_in_mace_calculator(finished_run):
+    from mace.calculators import MACECalculator
+
+    run_dir, _ = finished_run
+    model = sorted((run_dir / "results" / "models").glob("*.model"))[0]
+    atoms = read(run_dir / "results" / "valid.extxyz", index=0)
+    atoms.calc = MACECalculator(model_paths=[str(model)], device="cpu", default_dtype="float64")
+    assert atoms.get_forces().shape == (3, 3)
+
+
+def test_finished_run_does_nothing_again(finished_run):
+    run_dir, _ = finished_run
+    proc = run_pax(run_dir, timeout=120)
+    assert proc.returncode == 0
+    assert "already finished" in proc.stdout
+
+
+def test_changed_config_is_refused(finished_run):
+    run_dir, _ = finished_run
+    proc = run_pax(run_dir, "al.c_x=0.5", timeout=120)
+    assert proc.returncode == 2
+    assert "different config" in proc.stderr and "al.c_x" in proc.stderr
