@@ -37,6 +37,13 @@ class Scheduler(str, Enum):
     ExponentialLR = "ExponentialLR"
 
 
+class PeriodicLoss(str, Enum):
+    """Which cell quantity periodic structures add to the loss."""
+
+    stress = "stress"
+    virials = "virials"
+
+
 class E0Source(str, Enum):
     """Where the isolated-atom energies come from."""
 
@@ -69,6 +76,10 @@ class MLFFConfig:
     """Bessel functions in the radial basis."""
     num_cutoff_basis: int = 5
     """Polynomial cutoff order."""
+    max_ell: int = 3
+    """Highest degree of the edge spherical harmonics."""
+    MLP_irreps: str = "16x0e"
+    """Hidden irreps of the non-linear readout."""
     e0s: E0Source = E0Source.reference
     """Isolated-atom energies: computed by the reference, or least squares on data."""
     default_dtype: Dtype = Dtype.float32
@@ -107,23 +118,70 @@ class MLFFConfig:
     forces_weight: float = 1000.0
     """Loss weight of forces."""
     stress_weight: float = 1.0
-    """Loss weight of stresses (periodic systems)."""
+    """Loss weight of stresses or virials (periodic systems)."""
+    periodic_loss: PeriodicLoss = PeriodicLoss.stress
+    """Cell term for periodic structures: stress (eV/Å^3) or virials (eV)."""
     valid_skip: int = 1
     """Validate every this many epochs."""
 
     def __post_init__(self) -> None:
+        self._coerce_enums()
         if self.ensemble_size < 2:
             raise ConfigError(
-                "mlff.ensemble_size", self.ensemble_size, "must be >= 2 (the spread is the uncertainty)"
+                "mlff.ensemble_size",
+                self.ensemble_size,
+                "must be >= 2 (the spread is the uncertainty)",
             )
-        for key in ("r_max", "lr"):
+        for key in ("r_max", "lr", "lr_factor", "lr_scheduler_gamma"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"mlff.{key}", getattr(self, key), "must be > 0")
-        for key in ("num_channels", "num_interactions", "batch_size", "valid_batch_size",
-                    "correlation", "valid_skip"):
+        for key in (
+            "num_channels",
+            "num_interactions",
+            "batch_size",
+            "valid_batch_size",
+            "correlation",
+            "valid_skip",
+        ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"mlff.{key}", getattr(self, key), "must be >= 1")
-        if self.max_L < 0:
-            raise ConfigError("mlff.max_L", self.max_L, "must be >= 0")
+        for key in (
+            "max_L",
+            "weight_decay",
+            "energy_weight",
+            "forces_weight",
+            "stress_weight",
+            "scheduler_patience",
+        ):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"mlff.{key}", getattr(self, key), "must be >= 0")
+        if self.max_ell < 1:
+            raise ConfigError("mlff.max_ell", self.max_ell, "must be >= 1")
+        if any(int(h) < 1 for h in self.radial_MLP):
+            raise ConfigError(
+                "mlff.radial_MLP", self.radial_MLP, "hidden sizes must be >= 1"
+            )
+        if self.clip_grad is not None and self.clip_grad <= 0:
+            raise ConfigError("mlff.clip_grad", self.clip_grad, "must be > 0 or null")
         if not 0 < self.ema_decay < 1:
             raise ConfigError("mlff.ema_decay", self.ema_decay, "must be in (0, 1)")
+
+    def _coerce_enums(self) -> None:
+        """Accept plain strings for Enum fields when built directly in Python."""
+        for key, enum in (
+            ("default_dtype", Dtype),
+            ("device", Device),
+            ("optimizer", Optimizer),
+            ("scheduler", Scheduler),
+            ("e0s", E0Source),
+            ("periodic_loss", PeriodicLoss),
+        ):
+            value = getattr(self, key)
+            if not isinstance(value, enum):
+                try:
+                    setattr(self, key, enum(value))
+                except ValueError:
+                    choices = "|".join(e.value for e in enum)
+                    raise ConfigError(
+                        f"mlff.{key}", value, f"choose {choices}"
+                    ) from None

@@ -1,0 +1,135 @@
+"""Ensemble checkpoints (full training state) and standard MACE model files."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import io
+import logging
+import os
+import tempfile
+from enum import Enum
+from pathlib import Path
+
+import torch
+
+from pax.errors import PaxError
+from pax.mlff.build import ModelStats
+from pax.mlff.config import MLFFConfig
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+"""Checkpoint layout version."""
+
+
+def atomic_write(path: Path, payload: bytes) -> Path:
+    """Write bytes to `path` via a temp file in the same folder, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def _torch_bytes(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def config_to_dict(cfg: MLFFConfig) -> dict:
+    """The config as plain values (Enums by value)."""
+    return {
+        f.name: (v.value if isinstance(v := getattr(cfg, f.name), Enum) else v)
+        for f in dataclasses.fields(cfg)
+    }
+
+
+def config_from_dict(data: dict) -> MLFFConfig:
+    """Inverse of config_to_dict (validated by MLFFConfig's checks)."""
+    defaults = MLFFConfig()
+    kwargs = {}
+    for f in dataclasses.fields(MLFFConfig):
+        if f.name not in data:
+            continue
+        default = getattr(defaults, f.name)
+        value = data[f.name]
+        kwargs[f.name] = type(default)(value) if isinstance(default, Enum) else value
+    return MLFFConfig(**kwargs)
+
+
+def save(ens, path: Path) -> Path:
+    """Models, optimisers, schedulers, EMA, shuffling RNG and epoch of an ensemble."""
+    state = {
+        "format": FORMAT,
+        "cfg": config_to_dict(ens.cfg),
+        "stats": ens.stats.to_dict(),
+        "epoch": ens.epoch,
+        "last_valid": ens.last_valid,
+        "members": [
+            {
+                "seed": m.seed,
+                "model": m.model.state_dict(),
+                "eval_model": m.eval_model.state_dict(),
+                "optimizer": m.optimizer.state_dict(),
+                "scheduler": m.scheduler.state_dict(),
+                "ema": m.ema.state_dict() if m.ema is not None else None,
+                "generator": m.generator.get_state(),
+            }
+            for m in ens.members
+        ],
+    }
+    return atomic_write(path, _torch_bytes(state))
+
+
+def load(cls, path: Path, device: str | None):
+    """An Ensemble of class `cls` restored from a checkpoint written by `save`."""
+    if not path.is_file():
+        raise PaxError(f"no ensemble checkpoint at {path}")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("format") != FORMAT:
+        raise PaxError(f"{path}: unknown checkpoint format {state.get('format')!r}")
+    cfg = config_from_dict(state["cfg"])
+    ens = cls.from_stats(
+        cfg,
+        ModelStats.from_dict(state["stats"]),
+        device if device is not None else cfg.device,
+    )
+    for member, saved in zip(ens.members, state["members"]):
+        member.model.load_state_dict(saved["model"])
+        member.eval_model.load_state_dict(saved["eval_model"])
+        member.optimizer.load_state_dict(saved["optimizer"])
+        member.scheduler.load_state_dict(saved["scheduler"])
+        if member.ema is not None and saved["ema"] is not None:
+            member.ema.load_state_dict(saved["ema"])
+            member.ema.to(ens.device)
+        member.generator.set_state(saved["generator"])
+        member.seed = saved["seed"]
+    ens.epoch = int(state["epoch"])
+    ens.last_valid = list(state.get("last_valid", []))
+    return ens
+
+
+def export(ens, directory: Path) -> list[Path]:
+    """Write member_<k>.model (whole pickled MACE module on CPU) for each member."""
+    paths = []
+    for k, model in enumerate(ens.models):
+        cpu = copy.deepcopy(model).to("cpu").eval()
+        for p in cpu.parameters():
+            p.requires_grad_(True)
+        paths.append(atomic_write(directory / f"member_{k}.model", _torch_bytes(cpu)))
+    log.info("exported %d MACE models to %s", len(paths), directory)
+    return paths

@@ -1,0 +1,382 @@
+"""A committee of MACE models: build, incremental training, batched prediction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import Atoms
+from mace.tools import AtomicNumberTable
+
+from pax.errors import PaxError
+from pax.mlff import checkpoint
+from pax.mlff.build import DTYPES, ModelStats, build_model, dataset_stats
+from pax.mlff.config import Device, MLFFConfig
+from pax.mlff.graphs import GraphCache, geometry_key, torch_dtype
+from pax.mlff.metrics import error_metrics
+from pax.mlff.train import (
+    Losses,
+    Member,
+    current_lr,
+    evaluate_member,
+    forward_eval,
+    make_member,
+    scheduler_step,
+    sync_eval_model,
+    train_one_epoch,
+)
+
+log = logging.getLogger(__name__)
+
+TrainSets = Sequence[Sequence[Atoms]] | Sequence[Atoms]
+
+
+def resolve_device(device: str | Device | None) -> torch.device:
+    """Auto (or None) -> cuda when available, else cpu."""
+    name = device.value if isinstance(device, Device) else (device or "auto")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        from pax.errors import ConfigError
+
+        raise ConfigError("mlff.device", name, "CUDA is not available on this machine")
+    return torch.device(name)
+
+
+class Ensemble:
+    """K MACE models with distinct seeds, trained together, predicting together.
+
+    Use `Ensemble.build` or `Ensemble.load`; the constructor takes built parts.
+    `models` holds the evaluation weights (EMA averages when enabled) in eval mode:
+    they are updated in place after each `train` call, so MD can keep references.
+    """
+
+    def __init__(
+        self,
+        cfg: MLFFConfig,
+        stats: ModelStats,
+        members: list[Member],
+        device: torch.device,
+    ) -> None:
+        self.cfg, self.stats, self.members, self.device = cfg, stats, members, device
+        self.dtype = DTYPES[cfg.default_dtype.value]
+        self.r_max = float(cfg.r_max)
+        self.atomic_numbers = list(stats.atomic_numbers)
+        self.epoch = 0
+        self.last_valid: list[dict] = []
+        self.cache = GraphCache(
+            AtomicNumberTable(self.atomic_numbers), self.r_max, self.dtype
+        )
+        self.losses = Losses(cfg, device, self.dtype)
+
+    # construction -------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        cfg: MLFFConfig,
+        train_sets: TrainSets,
+        e0s: dict[int, float] | None,
+        device: str | None = None,
+        atomic_numbers: Sequence[int] = (),
+    ) -> Ensemble:
+        """Fresh models whose statistics come from the training data.
+
+        Args:
+            cfg: the mlff config (architecture, training, seeds).
+            train_sets: one list of labelled Atoms per member, or one shared list.
+            e0s: isolated-atom energies (eV) by atomic number; None fits least squares.
+            device: cpu, cuda or auto; None takes cfg.device.
+            atomic_numbers: extra elements the models must know beyond the data's.
+        """
+        sets = split_sets(train_sets, cfg.ensemble_size)
+        unique = {geometry_key(a): a for s in sets for a in s}
+        frames = list(unique.values())
+        zs = sorted(
+            {int(z) for a in frames for z in a.numbers}
+            | {int(z) for z in atomic_numbers}
+        )
+        stats = dataset_stats(frames, zs, e0s, cfg.r_max)
+        log.info(
+            "MACE stats: Z=%s avg_neighbors=%.2f shift=%.4f eV scale=%.4f eV/Å",
+            zs,
+            stats.avg_num_neighbors,
+            stats.shift,
+            stats.scale,
+        )
+        return cls.from_stats(cfg, stats, device if device is not None else cfg.device)
+
+    @classmethod
+    def from_stats(cls, cfg: MLFFConfig, stats: ModelStats, device) -> Ensemble:
+        """Fresh members (seeds cfg.seed + k) from known statistics."""
+        dev = resolve_device(device)
+        members = []
+        for k in range(cfg.ensemble_size):
+            model = build_model(cfg, stats, seed=cfg.seed + k)
+            members.append(make_member(cfg, model, seed=cfg.seed + k, device=dev))
+        return cls(cfg, stats, members, dev)
+
+    @property
+    def models(self) -> list[torch.nn.Module]:
+        """The evaluation models (eval mode, EMA weights when enabled)."""
+        return [m.eval_model for m in self.members]
+
+    # training -----------------------------------------------------------------------
+    def train(
+        self,
+        train_sets: TrainSets,
+        valid: Sequence[Atoms],
+        epochs: int,
+        phase: str = "",
+        on_epoch: Callable[[dict], None] | None = None,
+        members: Sequence[int] | None = None,
+    ) -> list[dict]:
+        """Continue training for `epochs` on the current data, keeping optimiser state.
+
+        Validates every cfg.valid_skip epochs (counted over the ensemble's life).
+
+        Returns:
+            One record per member and validated epoch, plus member="mean" for the
+            ensemble-mean prediction: epoch, member, phase, train_loss,
+            valid_e_mae_per_atom (eV/atom), valid_f_mae, valid_f_rmse (eV/Å), lr.
+        """
+        sets = split_sets(train_sets, len(self.members))
+        chosen = list(range(len(self.members))) if members is None else list(members)
+        if any(len(sets[k]) == 0 for k in chosen):
+            raise PaxError("a member has an empty training set")
+        records: list[dict] = []
+        with torch_dtype(self.dtype):
+            loaders = {
+                k: self.cache.loader(
+                    sets[k],
+                    self.cfg.batch_size,
+                    shuffle=True,
+                    generator=self.members[k].generator,
+                )
+                for k in chosen
+            }
+            valid_batches = self._batches(valid)
+            for _ in range(epochs):
+                self.epoch += 1
+                losses = {
+                    k: train_one_epoch(
+                        self.members[k],
+                        loaders[k],
+                        self.losses,
+                        self.cfg.clip_grad,
+                        self.device,
+                    )
+                    for k in chosen
+                }
+                for k in chosen:
+                    sync_eval_model(self.members[k])
+                if self.epoch % self.cfg.valid_skip == 0:
+                    new = self._validate(valid, valid_batches, losses, chosen, phase)
+                    records.extend(new)
+                    if on_epoch is not None:
+                        for rec in new:
+                            on_epoch(rec)
+                else:
+                    for k in chosen:
+                        if not _is_plateau(self.members[k]):
+                            scheduler_step(self.members[k], None)
+        return records
+
+    def _batches(self, atoms_list: Sequence[Atoms]) -> list:
+        size = self.cfg.valid_batch_size
+        return [
+            self.cache.batch(atoms_list[i : i + size], self.device)
+            for i in range(0, len(atoms_list), size)
+        ]
+
+    def _validate(self, valid, batches, train_losses, chosen, phase) -> list[dict]:
+        records = []
+        if not valid:
+            for k in chosen:
+                scheduler_step(self.members[k], train_losses[k])
+                records.append(
+                    {
+                        "epoch": self.epoch,
+                        "member": k,
+                        "phase": phase,
+                        "train_loss": train_losses[k],
+                        "valid_loss": None,
+                        "valid_e_mae_per_atom": None,
+                        "valid_f_mae": None,
+                        "valid_f_rmse": None,
+                        "lr": current_lr(self.members[k]),
+                    }
+                )
+            return records
+        ref_e, ref_f, n_atoms = reference_arrays(valid)
+        energies, forces = [], []
+        for k in chosen:
+            loss, e, f = evaluate_member(self.members[k], batches, self.losses)
+            scheduler_step(self.members[k], loss)
+            energies.append(e)
+            forces.append(f)
+            m = error_metrics(e, ref_e, n_atoms, f, ref_f)
+            records.append(
+                self._record(
+                    k, phase, train_losses[k], loss, m, current_lr(self.members[k])
+                )
+            )
+        mean = error_metrics(
+            np.mean(energies, 0), ref_e, n_atoms, np.mean(forces, 0), ref_f
+        )
+        records.append(
+            self._record(
+                "mean",
+                phase,
+                float(np.mean([train_losses[k] for k in chosen])),
+                float(np.mean([r["valid_loss"] for r in records])),
+                mean,
+                float(np.mean([r["lr"] for r in records])),
+            )
+        )
+        self.last_valid = records
+        return records
+
+    def _record(self, member, phase, train_loss, valid_loss, m, lr) -> dict:
+        return {
+            "epoch": self.epoch,
+            "member": member,
+            "phase": phase,
+            "train_loss": float(train_loss),
+            "valid_loss": float(valid_loss),
+            "valid_e_mae_per_atom": m["e_mae_per_atom"],
+            "valid_f_mae": m["f_mae"],
+            "valid_f_rmse": m["f_rmse"],
+            "lr": float(lr),
+        }
+
+    def best_member(self) -> int:
+        """Index of the member with the lowest last validation loss."""
+        rows = [
+            r
+            for r in self.last_valid
+            if r["member"] != "mean" and r["valid_loss"] is not None
+        ]
+        if not rows:
+            raise PaxError(
+                "best_member needs a validation first (train with a validation set)"
+            )
+        return int(min(rows, key=lambda r: r["valid_loss"])["member"])
+
+    def converge(
+        self,
+        train: TrainSets,
+        valid: Sequence[Atoms],
+        patience: int,
+        margin: float,
+        max_epochs: int,
+        members: str = "best",
+    ) -> dict:
+        """Train until validation stops improving; see pax.mlff.converge.converge."""
+        from pax.mlff.converge import converge
+
+        return converge(self, train, valid, patience, margin, max_epochs, members)
+
+    # prediction ---------------------------------------------------------------------
+    def predict(
+        self, atoms_list: Sequence[Atoms], compute_stress: bool = False
+    ) -> dict:
+        """Per-member and committee predictions over all systems, one batch per member.
+
+        Returns numpy arrays: energies (K, N) eV, forces (K, n_atoms_total, 3) eV/Å,
+        energy (N) and energy_var (N), forces_comm (n_atoms_total, 3) mean and
+        forces_var (n_atoms_total, 3) variance over members, ptr (N+1) atom offsets;
+        with compute_stress also stresses (K, N, 3, 3) and stress (N, 3, 3) eV/Å^3.
+        """
+        if len(atoms_list) == 0:
+            raise PaxError("predict needs at least one structure")
+        with torch_dtype(self.dtype):
+            batch = self.cache.batch(atoms_list, self.device)
+            outs = [forward_eval(m, batch, compute_stress) for m in self.models]
+        energies = np.stack([o["energy"].cpu().numpy() for o in outs])  # (K, N) eV
+        forces = np.stack([o["forces"].cpu().numpy() for o in outs])  # (K, n, 3) eV/Å
+        result = {
+            "energies": energies,
+            "forces": forces,
+            "energy": energies.mean(0),
+            "energy_var": energies.var(0),
+            "forces_comm": forces.mean(0),
+            "forces_var": forces.var(0),
+            "ptr": batch.ptr.cpu().numpy(),
+        }
+        if compute_stress:
+            stresses = np.stack([o["stress"].cpu().numpy() for o in outs])
+            result.update(stresses=stresses, stress=stresses.mean(0))
+        return result
+
+    def evaluate(self, atoms_list: Sequence[Atoms]) -> dict:
+        """Errors of the committee mean and of each member against REF_ labels.
+
+        Returns:
+            {"mean": metrics, "members": [metrics per member]} with e_mae_per_atom,
+            e_rmse_per_atom (eV/atom), f_mae, f_rmse (eV/Å).
+        """
+        ref_e, ref_f, n_atoms = reference_arrays(atoms_list)
+        out = self.predict(atoms_list)
+        return {
+            "mean": error_metrics(
+                out["energy"], ref_e, n_atoms, out["forces_comm"], ref_f
+            ),
+            "members": [
+                error_metrics(e, ref_e, n_atoms, f, ref_f)
+                for e, f in zip(out["energies"], out["forces"])
+            ],
+        }
+
+    # persistence --------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the full training state atomically (temp file, fsync, rename)."""
+        return checkpoint.save(self, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> Ensemble:
+        """Restore an ensemble saved by `save`; training continues where it stopped."""
+        return checkpoint.load(cls, Path(path), device)
+
+    def export(self, directory: str | Path) -> list[Path]:
+        """One `.model` file per member, loadable by mace's MACECalculator."""
+        return checkpoint.export(self, Path(directory))
+
+    def calculator(self):
+        """An ASE calculator for the whole committee."""
+        from pax.mlff.calculator import EnsembleCalculator
+
+        return EnsembleCalculator(self)
+
+
+def split_sets(train_sets: TrainSets, n_members: int) -> list[list[Atoms]]:
+    """One training list per member from per-member lists or one shared list."""
+    if len(train_sets) > 0 and isinstance(train_sets[0], Atoms):
+        return [list(train_sets)] * n_members
+    sets = [list(s) for s in train_sets]
+    if len(sets) == 1:
+        return sets * n_members
+    if len(sets) != n_members:
+        raise PaxError(
+            f"got {len(sets)} training sets for {n_members} members "
+            "(give one per member or one shared list)"
+        )
+    return sets
+
+
+def reference_arrays(
+    atoms_list: Sequence[Atoms],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """REF energies (N,) eV, forces (n_atoms_total, 3) eV/Å and atom counts (N,)."""
+    try:
+        ref_e = np.array([float(a.info["REF_energy"]) for a in atoms_list])
+        ref_f = np.concatenate([np.asarray(a.arrays["REF_forces"]) for a in atoms_list])
+    except KeyError as exc:
+        raise PaxError(f"validation structures need labels: missing {exc}") from None
+    return ref_e, ref_f, np.array([len(a) for a in atoms_list])
+
+
+def _is_plateau(member: Member) -> bool:
+    return isinstance(member.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)

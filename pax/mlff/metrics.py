@@ -1,0 +1,60 @@
+"""Error metrics of energies and forces (numpy; shared by training and pax-eval)."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase.data import chemical_symbols
+
+
+def error_metrics(
+    energy_pred: np.ndarray,
+    energy_ref: np.ndarray,
+    n_atoms: np.ndarray,
+    forces_pred: np.ndarray,
+    forces_ref: np.ndarray,
+) -> dict[str, float]:
+    """Energy MAE per atom, force MAE and RMSE over all components.
+
+    Args:
+        energy_pred: (n_systems,) predicted energies, eV.
+        energy_ref: (n_systems,) reference energies, eV.
+        n_atoms: (n_systems,) atoms per system.
+        forces_pred: (n_atoms_total, 3) predicted forces, eV/Å.
+        forces_ref: (n_atoms_total, 3) reference forces, eV/Å.
+
+    Returns:
+        e_mae_per_atom (eV/atom), e_rmse_per_atom (eV/atom), f_mae and f_rmse (eV/Å).
+    """
+    de = (np.asarray(energy_pred) - np.asarray(energy_ref)) / np.asarray(
+        n_atoms
+    )  # eV/atom
+    df = np.asarray(forces_pred) - np.asarray(forces_ref)  # (n_atoms_total, 3) eV/Å
+    return {
+        "e_mae_per_atom": float(np.mean(np.abs(de))),
+        "e_rmse_per_atom": float(np.sqrt(np.mean(de**2))),
+        "f_mae": float(np.mean(np.abs(df))),
+        "f_rmse": float(np.sqrt(np.mean(df**2))),
+    }
+
+
+def per_element_force_errors(
+    numbers: np.ndarray, forces_pred: np.ndarray, forces_ref: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Force MAE and RMSE (eV/Å) per element symbol.
+
+    Args:
+        numbers: (n_atoms_total,) atomic numbers.
+        forces_pred: (n_atoms_total, 3) predicted forces, eV/Å.
+        forces_ref: (n_atoms_total, 3) reference forces, eV/Å.
+    """
+    numbers = np.asarray(numbers)
+    df = np.asarray(forces_pred) - np.asarray(forces_ref)  # (n_atoms_total, 3) eV/Å
+    out = {}
+    for z in sorted(set(numbers.tolist())):
+        d = df[numbers == z]
+        out[chemical_symbols[z]] = {
+            "f_mae": float(np.mean(np.abs(d))),
+            "f_rmse": float(np.sqrt(np.mean(d**2))),
+            "n_atoms": int(len(d)),
+        }
+    return out
