@@ -146,7 +146,7 @@ def _plain_main(func) -> None:
 
 
 def main_eval() -> None:
-    """`pax-eval MODEL_OR_RUN_DIR TEST.extxyz`: errors and parity plots on a test set."""
+    """`pax-eval MODEL_OR_RUN_DIR TEST.extxyz`: errors and parity plots."""
     from pax.mlff.evaluate import main as eval_main
 
     _plain_main(eval_main)

@@ -67,7 +67,7 @@ class WandbConfig:
 
 @dataclass
 class RunConfig:
-    """How this invocation behaves (not part of the science; excluded from dir names)."""
+    """How this invocation behaves (not science; excluded from directory names)."""
 
     name: str = "default"
     """Experiment name: runs live in outputs/<name>/<overrides>."""

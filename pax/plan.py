@@ -50,7 +50,8 @@ def build_plan(cfg: PaxConfig, stage: str) -> Plan:
     else:
         where = (
             f"slurm: partition={cl.partition}, blocks {cl.min_blocks}..{cl.max_blocks} "
-            f"(init {cl.init_blocks}) x {cl.nodes_per_block} node(s), walltime {cl.walltime}"
+            f"(init {cl.init_blocks}) x {cl.nodes_per_block} node(s), "
+            f"walltime {cl.walltime}"
         )
     sections = {
         "stage": [stage],
@@ -63,20 +64,24 @@ def build_plan(cfg: PaxConfig, stage: str) -> Plan:
         "ensemble": [
             f"{ml.ensemble_size} x MACE(channels={ml.num_channels}, max_L={ml.max_L}, "
             f"r_max={ml.r_max} Å, interactions={ml.num_interactions}), "
-            f"{ml.default_dtype.value}, device={ml.device.value}, seeds {ml.seed}..{ml.seed + ml.ensemble_size - 1}"
+            f"{ml.default_dtype.value}, device={ml.device.value}, "
+            f"seeds {ml.seed}..{ml.seed + ml.ensemble_size - 1}"
         ],
         "md": [
             f"{md.integrator.value} at {md.temperature_K} K, dt {md.timestep_fs} fs, "
             f"friction {md.friction_per_fs}/fs"
         ],
         "initial dataset": [
-            f"sampler {idg.sampler.value}, a frame every {idg.skip_step_initial} steps, "
+            f"sampler {idg.sampler.value}, "
+            f"a frame every {idg.skip_step_initial} steps, "
             f"{idg.n_points_per_sampling_step} per member per round",
-            f"stop at valid F-MAE <= {al.desired_acc * idg.desired_acc_scale_idg:.4g} eV/Å, "
+            f"stop at valid F-MAE <= "
+            f"{al.desired_acc * idg.desired_acc_scale_idg:.4g} eV/Å, "
             f"{idg.max_initial_set_size} points or {idg.max_initial_epochs} epochs",
         ],
         "active learning": [
-            f"{al.num_trajectories} trajectories, check every {al.skip_step_mlff} steps, "
+            f"{al.num_trajectories} trajectories, "
+            f"check every {al.skip_step_mlff} steps, "
             f"threshold (1 + {al.c_x}) x mean of last {al.threshold_window}",
             f"stop at valid F-MAE < {al.desired_acc} eV/Å, {al.max_train_set_size} "
             f"training points or {al.max_MD_steps} MD steps per trajectory",

@@ -41,7 +41,7 @@ class IDGConfig:
     sampler_xtb_method: XTBMethod = XTBMethod.GFN1
     """xTB Hamiltonian for the xtb sampler."""
     foundation_model: str = "mace-mp-small"
-    """For sampler=mace: a MACE file, or mace-mp-small|medium|large|mace-off-* from the cache."""
+    """sampler=mace: a MACE file, or mace-mp-small|medium|large, mace-off-* (cache)."""
     skip_step_initial: int = 25
     """MD steps between sampled frames."""
     n_points_per_sampling_step: int = 2
@@ -104,7 +104,7 @@ class ALConfig:
     freeze_threshold_dataset: int = 1_000_000
     """Stop updating the threshold once the training set reaches this size."""
     uncert_not_crossed_limit: int = 50_000
-    """A trajectory that has not crossed for this many MD steps restarts from its start."""
+    """A trajectory quiet (no crossing) this many MD steps restarts from its start."""
     epochs_per_worker: int = 2
     """Epochs trained for each label that arrives."""
     intermediate_epochs_al: int = 1

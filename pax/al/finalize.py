@@ -33,7 +33,7 @@ def converge(ctx: Context) -> None:
 
 
 def write_results(ctx: Context, summary: dict) -> Path:
-    """results/: model files, train/valid extxyz, summary.json, plots; returns the folder."""
+    """Write results/ (models, train/valid extxyz, summary.json, plots); return it."""
     results = ctx.run_dir / "results"
     tmp = ctx.run_dir / "results.tmp"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -238,7 +238,7 @@ class ActiveLearning:
             )
 
     def _resume_orphans(self) -> None:
-        """Trajectories waiting for a label the pool no longer knows resume from checkpoints."""
+        """Resume trajectories that wait for a label the pool no longer knows."""
         in_flight = set(getattr(self.ctx.pool, "in_flight_tickets", lambda: set())())
         for traj, ticket in list(self.waiting.items()):
             if ticket not in in_flight:

@@ -85,7 +85,7 @@ class Sampler:
             Stationary(atoms)
 
     def next_frame(self) -> tuple[int, Atoms]:
-        """Advance the next trajectory by skip_step_initial steps; return (index, frame)."""
+        """Advance the next trajectory skip_step_initial steps; return (index, frame)."""
         i = self.next_traj
         self.next_traj = (i + 1) % len(self.trajs)
         atoms = self.trajs[i]

@@ -26,7 +26,7 @@ def geometry_hash(atoms: Atoms) -> str:
 
 
 def labelled_atoms(atoms: Atoms, result, label_id: str) -> Atoms:
-    """A copy of atoms carrying a reference result as REF_energy/REF_forces/REF_stress."""
+    """A copy of atoms with a result as REF_energy, REF_forces (and REF_stress)."""
     out = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     out.info.update(
         {k: v for k, v in atoms.info.items() if isinstance(v, str | int | float)}
@@ -97,7 +97,8 @@ def _read_split(path: Path) -> list[Atoms]:
         frames = read(str(path), index=":", format="extxyz")
     except Exception as exc:
         raise PaxError(
-            f"dataset file {path} is corrupt ({exc}); restore it or delete the run directory"
+            f"dataset file {path} is corrupt ({exc}); "
+            "restore it or delete the run directory"
         ) from None
     for atoms in frames:
         if "REF_forces" not in atoms.arrays and "forces" in atoms.arrays:

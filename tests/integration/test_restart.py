@@ -55,7 +55,9 @@ def test_kill_three_times_then_finish(tmp_path):
     hashes = [f.info["geometry_hash"] for f in frames]
     assert len(ids) == len(set(ids)), "a label is stored twice"
     assert len(hashes) == len(set(hashes)), "a geometry is stored twice"
-    assert ledger_ok_tickets(run_dir) == set(ids), "a computed label is missing from the data"
+    assert ledger_ok_tickets(run_dir) == set(ids), (
+        "a computed label is missing from the data"
+    )
     results = read(run_dir / "results" / "train.extxyz", index=":") + read(
         run_dir / "results" / "valid.extxyz", index=":"
     )

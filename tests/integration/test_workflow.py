@@ -42,7 +42,14 @@ def test_results_complete(finished_run):
     run_dir, _ = finished_run
     results = run_dir / "results"
     summary = json.loads((results / "summary.json").read_text())
-    for key in ("stop_reason", "final_mae", "idg_labels", "al_labels", "idg_wall_s", "al_wall_s"):
+    for key in (
+        "stop_reason",
+        "final_mae",
+        "idg_labels",
+        "al_labels",
+        "idg_wall_s",
+        "al_wall_s",
+    ):
         assert key in summary
     assert summary["final_mae"] > 0
     models = sorted((results / "models").glob("*.model"))
@@ -59,7 +66,9 @@ def test_exported_model_runs_in_mace_calculator(finished_run):
     run_dir, _ = finished_run
     model = sorted((run_dir / "results" / "models").glob("*.model"))[0]
     atoms = read(run_dir / "results" / "valid.extxyz", index=0)
-    atoms.calc = MACECalculator(model_paths=[str(model)], device="cpu", default_dtype="float64")
+    atoms.calc = MACECalculator(
+        model_paths=[str(model)], device="cpu", default_dtype="float64"
+    )
     assert atoms.get_forces().shape == (3, 3)
 
 

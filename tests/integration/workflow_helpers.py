@@ -45,15 +45,26 @@ TINY = [
 def pax_command(run_dir: Path, *overrides: str, entry: str = "main") -> list[str]:
     """The command line of a pax run in run_dir with the tiny settings (overridable)."""
     merged = {o.split("=", 1)[0]: o for o in (*TINY, *overrides)}
-    return [sys.executable, "-c", f"from pax.cli import {entry}; {entry}()",
-            *merged.values(), f"hydra.run.dir={run_dir}"]
+    return [
+        sys.executable,
+        "-c",
+        f"from pax.cli import {entry}; {entry}()",
+        *merged.values(),
+        f"hydra.run.dir={run_dir}",
+    ]
 
 
 def run_pax(run_dir: Path, *overrides: str, timeout: float = 600, entry: str = "main"):
     """Run pax to the end; return the CompletedProcess."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(pax_command(run_dir, *overrides, entry=entry), cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        pax_command(run_dir, *overrides, entry=entry),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def events(run_dir: Path, kind: str | None = None) -> list[dict]:
@@ -75,9 +86,14 @@ def events(run_dir: Path, kind: str | None = None) -> list[dict]:
 def kill_when(run_dir: Path, predicate, timeout: float = 300, *overrides: str) -> bool:
     """Start pax, SIGKILL it once predicate(run_dir) holds; True if it was killed."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(pax_command(run_dir, *overrides), cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        pax_command(run_dir, *overrides),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + timeout
     try:
         while time.time() < deadline and proc.poll() is None:

@@ -11,7 +11,10 @@ from tests.conftest import ROOT
 def pax(*args, cwd=ROOT, entry="main"):
     return subprocess.run(
         [sys.executable, "-c", f"from pax.cli import {entry}; {entry}()", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=180,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=180,
     )
 
 
@@ -32,7 +35,13 @@ def test_cfg_job_prints_composed_config():
 def test_dry_run_prints_plan(tmp_path):
     proc = pax("run.dry=true", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr
-    for section in ("systems:", "reference:", "cluster:", "ensemble:", "active learning:"):
+    for section in (
+        "systems:",
+        "reference:",
+        "cluster:",
+        "ensemble:",
+        "active learning:",
+    ):
         assert section in proc.stdout
     assert "C9H8O4, 21 atoms" in proc.stdout
     assert (tmp_path / "plan.txt").exists()
@@ -42,15 +51,22 @@ def test_folder_of_geometries(tmp_path):
     folder = tmp_path / "geos"
     folder.mkdir()
     for name in ("water", "ethanol"):
-        (folder / f"{name}.xyz").write_text((ROOT / "data/systems" / f"{name}.xyz").read_text())
-    proc = pax(f"system.geometry={folder}", "run.dry=true", f"hydra.run.dir={tmp_path / 'run'}")
+        (folder / f"{name}.xyz").write_text(
+            (ROOT / "data/systems" / f"{name}.xyz").read_text()
+        )
+    proc = pax(
+        f"system.geometry={folder}", "run.dry=true", f"hydra.run.dir={tmp_path / 'run'}"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "ethanol: C2H6O" in proc.stdout and "water: H2O" in proc.stdout
 
 
 def test_dry_sweep_gives_one_dir_and_config_per_job(tmp_path):
     proc = pax(
-        "-m", "al.c_x=-0.2,0.0", "md.temperature_K=300,500", "run.dry=true",
+        "-m",
+        "al.c_x=-0.2,0.0",
+        "md.temperature_K=300,500",
+        "run.dry=true",
         f"hydra.sweep.dir={tmp_path}",
     )
     assert proc.returncode == 0, proc.stderr

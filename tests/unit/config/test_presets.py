@@ -33,7 +33,9 @@ def test_presets_found():
     assert groups == {"system", "dft", "mlff", "md", "cluster", "al"}
 
 
-@pytest.mark.parametrize(("group", "name"), PRESETS, ids=[f"{g}={n}" for g, n in PRESETS])
+@pytest.mark.parametrize(
+    ("group", "name"), PRESETS, ids=[f"{g}={n}" for g, n in PRESETS]
+)
 def test_preset_builds(group, name, tmp_path: Path, request):
     (tmp_path / "teacher.model").write_bytes(b"")
     overrides = [f"{group}={name}", *_extra(group, name, tmp_path)]

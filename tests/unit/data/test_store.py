@@ -13,7 +13,9 @@ def _frame(i, periodic=False):
     if periodic:
         atoms.cell = [5, 5, 5]
         atoms.pbc = True
-    result = Labelled("ok", -10.0 - i, np.full((3, 3), float(i)), np.arange(6.0) if periodic else None)
+    result = Labelled(
+        "ok", -10.0 - i, np.full((3, 3), float(i)), np.arange(6.0) if periodic else None
+    )
     return labelled_atoms(atoms, result, f"id{i}")
 
 
