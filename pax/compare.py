@@ -1,0 +1,191 @@
+"""`pax-compare DIR...`: compare runs or whole sweeps from their metrics files.
+
+Each DIR is a run directory (it holds metrics.jsonl) or a folder of them (a
+sweep). Writes a table (printed, and as CSV) and one figure: validation force
+MAE against training set size for every run, and final MAE, labels and wall
+time against the swept keys (the config keys whose values differ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from pax.errors import PaxError
+from pax.tracking import METRICS_FILE, read_metrics
+
+log = logging.getLogger(__name__)
+
+# Keys that never make runs different in a way worth comparing.
+IGNORED_PREFIXES = ("run.", "wandb.", "hydra.")
+COLUMNS = ["final_valid_f_mae", "labels_total", "labels_failed", "wall_time_s",
+           "stop_reason"]
+
+
+def find_runs(dirs: list[Path]) -> list[Path]:
+    """Run directories in dirs (a dir with metrics.jsonl, or any below it)."""
+    runs: list[Path] = []
+    for d in map(Path, dirs):
+        if (d / METRICS_FILE).exists():
+            runs.append(d)
+        elif d.is_dir():
+            runs.extend(sorted(p.parent for p in d.rglob(METRICS_FILE)
+                               if "wandb" not in p.parts))
+        else:
+            raise PaxError(f"pax-compare: {d} is not a directory")
+    return list(dict.fromkeys(runs))
+
+
+def run_figures(run_dir: Path) -> dict[str, Any]:
+    """Final figures of one run: its last summary record, else computed from records."""
+    rows = read_metrics(run_dir)
+    summaries = [r for r in rows if r.get("kind") == "summary"]
+    out: dict[str, Any] = dict(summaries[-1]) if summaries else {}
+    means = [r for r in rows if r.get("kind") == "train" and r.get("valid_f_mae")
+             is not None and str(r.get("member", "mean")) == "mean"]
+    labels = [r for r in rows if r.get("kind") == "sampling"]
+    out.setdefault("final_valid_f_mae", means[-1]["valid_f_mae"] if means else None)
+    out.setdefault("labels_total", sum(r.get("status", "ok") == "ok" for r in labels))
+    out.setdefault("labels_failed", sum(r.get("status", "ok") != "ok" for r in labels))
+    out.setdefault("wall_time_s", max((r.get("time_s", 0) for r in rows), default=0))
+    out.setdefault("stop_reason", "unfinished" if not summaries else "")
+    out["curve"] = [(r.get("n_train"), r["valid_f_mae"]) for r in means
+                    if r.get("n_train") is not None]
+    return out
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def run_config(run_dir: Path) -> dict[str, Any]:
+    """The run's resolved config.yaml, flattened to dotted keys (or from its name)."""
+    import yaml
+
+    path = run_dir / "config.yaml"
+    if path.exists():
+        return _flatten(yaml.safe_load(path.read_text()) or {})
+    pairs = [p.split("=", 1) for p in run_dir.name.split(",") if "=" in p]
+    return dict(pairs)
+
+
+def swept_keys(configs: list[dict[str, Any]]) -> list[str]:
+    """Config keys whose values differ between runs."""
+    keys = sorted({k for c in configs for k in c})
+    return [k for k in keys if not k.startswith(IGNORED_PREFIXES)
+            and len({repr(c.get(k)) for c in configs}) > 1]
+
+
+def compare(dirs: list[Path]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The swept keys and one row per run (name, swept values, final figures)."""
+    runs = find_runs(dirs)
+    if not runs:
+        where = ", ".join(map(str, dirs))
+        raise PaxError(f"pax-compare: no {METRICS_FILE} under {where}")
+    configs = [run_config(r) for r in runs]
+    keys = swept_keys(configs)
+    rows = []
+    for run_dir, config in zip(runs, configs):
+        figures = run_figures(run_dir)
+        row = {"run": run_dir.name, "dir": str(run_dir)}
+        row.update({k: config.get(k) for k in keys})
+        row.update({k: figures.get(k) for k in COLUMNS})
+        row["curve"] = figures["curve"]
+        rows.append(row)
+    return keys, rows
+
+
+def format_table(keys: list[str], rows: list[dict[str, Any]]) -> str:
+    """A plain-text table of the comparison."""
+    cols = ["run", *keys, *COLUMNS]
+    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def write_csv(keys: list[str], rows: list[dict[str, Any]], path: Path) -> Path:
+    """The comparison as CSV."""
+    cols = ["run", *keys, *COLUMNS, "dir"]
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=cols, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def plot(keys: list[str], rows: list[dict[str, Any]], path: Path) -> Path:
+    """One figure: MAE curves of every run, then final MAE, labels, wall time."""
+    fig = Figure(figsize=(11, 7), layout="constrained")
+    FigureCanvasAgg(fig)
+    (ax_curve, ax_mae), (ax_labels, ax_time) = fig.subplots(2, 2)
+    for row in rows:
+        if row["curve"]:
+            ax_curve.plot(*zip(*row["curve"]), lw=1.2, label=row["run"])
+    ax_curve.set(xlabel="training set size", ylabel="validation force MAE (eV/Å)",
+                 yscale="log", title="learning curves (ensemble mean)")
+    ax_curve.legend(fontsize=7)
+    numeric = len(keys) == 1 and all(_is_number(r[keys[0]]) for r in rows)
+    x = [float(r[keys[0]]) for r in rows] if numeric else list(range(len(rows)))
+    names = [", ".join(f"{k}={r[k]}" for k in keys) or r["run"] for r in rows]
+    for ax, key, label in ((ax_mae, "final_valid_f_mae", "final force MAE (eV/Å)"),
+                           (ax_labels, "labels_total", "labels"),
+                           (ax_time, "wall_time_s", "wall time (s)")):
+        y = [np.nan if r[key] is None else float(r[key]) for r in rows]
+        if numeric:
+            order = np.argsort(x)
+            ax.plot(np.array(x)[order], np.array(y)[order], "o-")
+            ax.set_xlabel(keys[0])
+        else:
+            ax.bar(x, y)
+            ax.set_xticks(x, names, rotation=30, ha="right", fontsize=7)
+        ax.set_ylabel(label)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `pax-compare DIR... [--out DIR]`."""
+    parser = argparse.ArgumentParser(
+        prog="pax-compare",
+        description="Compare pax runs or sweeps from their metrics.jsonl files.")
+    parser.add_argument("dirs", nargs="+", type=Path,
+                        help="run directories or sweep directories holding runs")
+    parser.add_argument("--out", type=Path, default=Path("."),
+                        help="folder for compare.png and compare.csv (default: .)")
+    args = parser.parse_args(argv)
+    keys, rows = compare(args.dirs)
+    print(format_table(keys, rows))
+    args.out.mkdir(parents=True, exist_ok=True)
+    csv_path = write_csv(keys, rows, args.out / "compare.csv")
+    png_path = plot(keys, rows, args.out / "compare.png")
+    print(f"\nwrote {png_path} and {csv_path}")
+    return 0
