@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def goes_to_validation(n_train: int, n_valid: int, valid_ratio: float) -> bool:
-    """True while validation holds under valid_ratio of all points (with the new one)."""
+    """True while validation holds under valid_ratio of all points (new one too)."""
     return n_valid < valid_ratio * (n_train + n_valid + 1)
 
 

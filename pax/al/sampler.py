@@ -56,6 +56,7 @@ def make_calculator(cfg: PaxConfig, run_dir: Path) -> Calculator:
         )
     if idg.sampler.value == "mace":
         from mace.calculators import MACECalculator
+
         from pax.dft.teacher import resolve_model
 
         path = resolve_model(idg.foundation_model, key="al.idg.foundation_model")
@@ -85,7 +86,7 @@ class Sampler:
             Stationary(atoms)
 
     def next_frame(self) -> tuple[int, Atoms]:
-        """Advance the next trajectory skip_step_initial steps; return (index, frame)."""
+        """Run the next trajectory skip_step_initial steps; return (index, frame)."""
         i = self.next_traj
         self.next_traj = (i + 1) % len(self.trajs)
         atoms = self.trajs[i]
