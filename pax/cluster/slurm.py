@@ -1,0 +1,52 @@
+"""The Slurm jobs of a run (found by the executor label in their names)."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import shutil
+import subprocess
+
+log = logging.getLogger(__name__)
+
+_ENDING = {"CG", "CD", "CA", "F", "TO", "NF", "PR", "OOM", "BF", "DL"}
+"""squeue state codes of jobs that are finishing or over (completing, cancelled...)."""
+
+
+def jobs_of_run(label: str, timeout_s: float = 30) -> list[str]:
+    """Ids of this user's live Slurm jobs that Parsl started for executor `label`.
+
+    Parsl names a block's job 'parsl.<label>.block-<n>.<time>'.
+    """
+    if shutil.which("squeue") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["squeue", "-h", "-u", getpass.getuser(), "-o", "%i %t %j"],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("squeue failed (%s); cannot list the jobs of %s", exc, label)
+        return []
+    prefix = f"parsl.{label}."
+    rows = (line.split(maxsplit=2) for line in out.splitlines())
+    return [
+        row[0]
+        for row in rows
+        if len(row) == 3 and row[2].startswith(prefix) and row[1] not in _ENDING
+    ]
+
+
+def cancel_jobs_of_run(label: str, timeout_s: float = 30) -> list[str]:
+    """Cancel (scancel) every job of executor `label`; returns the ids it cancelled."""
+    ids = jobs_of_run(label, timeout_s)
+    if ids:
+        log.info("cancelling Slurm jobs of %s: %s", label, " ".join(ids))
+        try:
+            subprocess.run(["scancel", *ids], timeout=timeout_s, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.error("scancel %s failed: %s", " ".join(ids), exc)
+    return ids
