@@ -17,12 +17,12 @@ from pax.mlff.build import DTYPES, ModelStats, build_model, dataset_stats
 from pax.mlff.config import Device, MLFFConfig
 from pax.mlff.graphs import GraphCache, geometry_key, torch_dtype
 from pax.mlff.metrics import error_metrics
+from pax.mlff.predict import committee_predict
 from pax.mlff.train import (
     Losses,
     Member,
     current_lr,
     evaluate_member,
-    forward_eval,
     make_member,
     scheduler_step,
     sync_eval_model,
@@ -290,26 +290,9 @@ class Ensemble:
         forces_var (n_atoms_total, 3) variance over members, ptr (N+1) atom offsets;
         with compute_stress also stresses (K, N, 3, 3) and stress (N, 3, 3) eV/Å^3.
         """
-        if len(atoms_list) == 0:
-            raise PaxError("predict needs at least one structure")
-        with torch_dtype(self.dtype):
-            batch = self.cache.batch(atoms_list, self.device)
-            outs = [forward_eval(m, batch, compute_stress) for m in self.models]
-        energies = np.stack([o["energy"].cpu().numpy() for o in outs])  # (K, N) eV
-        forces = np.stack([o["forces"].cpu().numpy() for o in outs])  # (K, n, 3) eV/Å
-        result = {
-            "energies": energies,
-            "forces": forces,
-            "energy": energies.mean(0),
-            "energy_var": energies.var(0),
-            "forces_comm": forces.mean(0),
-            "forces_var": forces.var(0),
-            "ptr": batch.ptr.cpu().numpy(),
-        }
-        if compute_stress:
-            stresses = np.stack([o["stress"].cpu().numpy() for o in outs])
-            result.update(stresses=stresses, stress=stresses.mean(0))
-        return result
+        return committee_predict(
+            self.models, self.cache, atoms_list, self.device, compute_stress
+        )
 
     def evaluate(self, atoms_list: Sequence[Atoms]) -> dict:
         """Errors of the committee mean and of each member against REF_ labels.

@@ -51,3 +51,26 @@ def cached_frames(tmp_path_factory) -> list:
 def xtb_frames(tmp_path_factory):
     """50 labelled ethanol frames (REF_energy eV, REF_forces eV/Å)."""
     return cached_frames(tmp_path_factory)
+
+
+def tiny_cfg(**overrides):
+    """A tiny MACE committee (8 channels, 1 interaction) for fast tests."""
+    from pax.mlff.config import MLFFConfig
+
+    values = dict(
+        ensemble_size=2,
+        num_channels=8,
+        num_interactions=1,
+        max_L=1,
+        correlation=2,
+        max_ell=2,
+        radial_MLP=[8],
+        num_radial_basis=6,
+        r_max=4.0,
+        default_dtype="float64",
+        device="cpu",
+        batch_size=5,
+        valid_batch_size=10,
+    )
+    values.update(overrides)
+    return MLFFConfig(**values)

@@ -1,0 +1,176 @@
+"""`pax-eval MODEL_OR_RUN_DIR TEST.extxyz`: test-set errors, parity plots, JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from pax.errors import PaxError
+from pax.mlff.metrics import error_metrics, per_element_force_errors
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SUFFIXES = (".pt", ".ckpt")
+
+
+def find_models(target: Path) -> list[Path]:
+    """The .model files a path names: the file itself, or all under a run directory."""
+    if target.is_file():
+        return [target]
+    if target.is_dir():
+        models = sorted(target.rglob("*.model"))
+        if models:
+            return models
+        raise PaxError(f"{target}: no .model files in this directory (run finished?)")
+    raise PaxError(f"{target}: no such model file or run directory")
+
+
+def load_predictor(target: Path, device: str):
+    """An Ensemble (checkpoint file) or ModelFiles committee for `target`."""
+    from pax.mlff.ensemble import Ensemble, resolve_device
+
+    if target.is_file() and target.suffix in CHECKPOINT_SUFFIXES:
+        return Ensemble.load(target, device=device)
+    from pax.mlff.predict import ModelFiles
+
+    return ModelFiles(find_models(target), resolve_device(device))
+
+
+def read_test_set(path: Path, energy_key: str, forces_key: str) -> list[Atoms]:
+    """Structures with REF_energy / REF_forces filled from the given keys."""
+    import ase.io
+
+    if not path.is_file():
+        raise PaxError(f"{path}: test set not found")
+    frames = ase.io.read(path, index=":")
+    out = []
+    for i, atoms in enumerate(frames):
+        calc = atoms.calc
+        energy = atoms.info.get(energy_key)
+        forces = atoms.arrays.get(forces_key)
+        if energy is None and calc is not None and energy_key == "energy":
+            energy = calc.results.get("energy")
+        if forces is None and calc is not None and forces_key == "forces":
+            forces = calc.results.get("forces")
+        if energy is None or forces is None:
+            raise PaxError(
+                f"{path}: frame {i} lacks '{energy_key}' or '{forces_key}' "
+                "(set --energy-key/--forces-key)"
+            )
+        atoms = atoms.copy()
+        atoms.calc = None
+        atoms.info["REF_energy"] = float(energy)
+        atoms.arrays["REF_forces"] = np.asarray(forces, dtype=float)
+        out.append(atoms)
+    return out
+
+
+def evaluate_predictor(predictor, frames: Sequence[Atoms], batch_size: int = 64) -> dict:
+    """Metrics of the committee mean on labelled frames, with the raw arrays.
+
+    Returns:
+        metrics (dict, JSON-ready) and arrays: energy_pred/energy_ref (N,) eV,
+        n_atoms (N,), forces_pred/forces_ref (n_atoms_total, 3) eV/Å, numbers.
+    """
+    e_pred, f_pred = [], []
+    for start in range(0, len(frames), batch_size):
+        out = predictor.predict(frames[start : start + batch_size])
+        e_pred.append(out["energy"])
+        f_pred.append(out["forces_comm"])
+    arrays = {
+        "energy_pred": np.concatenate(e_pred),
+        "energy_ref": np.array([a.info["REF_energy"] for a in frames]),
+        "n_atoms": np.array([len(a) for a in frames]),
+        "forces_pred": np.concatenate(f_pred),
+        "forces_ref": np.concatenate([a.arrays["REF_forces"] for a in frames]),
+        "numbers": np.concatenate([a.numbers for a in frames]),
+    }
+    metrics = error_metrics(
+        arrays["energy_pred"],
+        arrays["energy_ref"],
+        arrays["n_atoms"],
+        arrays["forces_pred"],
+        arrays["forces_ref"],
+    )
+    metrics["per_element"] = per_element_force_errors(
+        arrays["numbers"], arrays["forces_pred"], arrays["forces_ref"]
+    )
+    metrics["n_structures"] = len(frames)
+    return {"metrics": metrics, "arrays": arrays}
+
+
+def parity_plots(arrays: dict, out_dir: Path) -> list[Path]:
+    """energy_parity.png (eV/atom) and forces_parity.png (eV/Å)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per_atom_ref = arrays["energy_ref"] / arrays["n_atoms"]
+    per_atom_pred = arrays["energy_pred"] / arrays["n_atoms"]
+    panels = [
+        ("energy_parity.png", per_atom_ref, per_atom_pred, "energy (eV/atom)"),
+        (
+            "forces_parity.png",
+            arrays["forces_ref"].ravel(),
+            arrays["forces_pred"].ravel(),
+            "force component (eV/Å)",
+        ),
+    ]
+    paths = []
+    for name, ref, pred, label in panels:
+        fig, ax = plt.subplots(figsize=(4, 4), dpi=120)
+        lo, hi = float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
+        ax.scatter(ref, pred, s=4, alpha=0.6)
+        ax.set_xlabel(f"reference {label}")
+        ax.set_ylabel(f"MACE {label}")
+        fig.tight_layout()
+        fig.savefig(out_dir / name)
+        plt.close(fig)
+        paths.append(out_dir / name)
+    return paths
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line arguments of pax-eval."""
+    parser = argparse.ArgumentParser(
+        prog="pax-eval",
+        description="Energy and force errors of a MACE model or committee on a test set.",
+    )
+    parser.add_argument("model", type=Path, help=".model file, checkpoint or run dir")
+    parser.add_argument("test", type=Path, help="extxyz test set with reference labels")
+    parser.add_argument("--out", type=Path, default=None, help="output folder")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--energy-key", default="REF_energy", help="info key (eV)")
+    parser.add_argument("--forces-key", default="REF_forces", help="arrays key (eV/Å)")
+    parser.add_argument("--batch-size", type=int, default=64, help="structures/batch")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """Entry point of pax-eval; writes metrics.json and parity plots, prints a summary."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.batch_size < 1:
+        raise PaxError(f"--batch-size={args.batch_size}: must be >= 1")
+    out_dir = args.out or Path(f"eval_{args.test.stem}")
+    frames = read_test_set(args.test, args.energy_key, args.forces_key)
+    predictor = load_predictor(args.model, args.device)
+    result = evaluate_predictor(predictor, frames, args.batch_size)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = dict(result["metrics"], model=str(args.model), test_set=str(args.test))
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    parity_plots(result["arrays"], out_dir)
+    print(
+        f"{len(frames)} structures: E MAE {metrics['e_mae_per_atom'] * 1e3:.2f} meV/atom, "
+        f"F MAE {metrics['f_mae'] * 1e3:.1f} meV/Å, F RMSE {metrics['f_rmse'] * 1e3:.1f} "
+        f"meV/Å -> {out_dir}"
+    )
+    return metrics
