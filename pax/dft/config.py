@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import ClassVar
 
 from pax.errors import ConfigError
@@ -56,7 +57,9 @@ class XTBConfig(DFTConfig):
         super().__post_init__()
         if self.electronic_temperature_K <= 0:
             raise ConfigError(
-                "dft.electronic_temperature_K", self.electronic_temperature_K, "must be > 0"
+                "dft.electronic_temperature_K",
+                self.electronic_temperature_K,
+                "must be > 0",
             )
         if self.max_iterations < 1:
             raise ConfigError("dft.max_iterations", self.max_iterations, "must be >= 1")
@@ -89,6 +92,8 @@ class PySCFConfig(DFTConfig):
     """Maximum SCF cycles; not converging gives a failed label."""
     grid_level: int = 3
     """DFT integration grid level (0-9)."""
+    grid_response: bool = True
+    """Include the grid-weight derivatives, so forces are the exact energy gradient."""
     threads: int = 0
     """OpenMP threads for PySCF; 0 takes the worker's share of cores."""
     dispersion: Dispersion = Dispersion.none
@@ -100,6 +105,19 @@ class PySCFConfig(DFTConfig):
             raise ConfigError("dft.max_cycle", self.max_cycle, "must be >= 1")
         if not 0 <= self.grid_level <= 9:
             raise ConfigError("dft.grid_level", self.grid_level, "must be in 0..9")
+        if self.threads < 0:
+            raise ConfigError(
+                "dft.threads", self.threads, "must be >= 0 (0: OMP_NUM_THREADS)"
+            )
+        if self.dispersion != Dispersion.none:
+            from importlib.util import find_spec
+
+            if find_spec("pyscf.dispersion") is None:
+                raise ConfigError(
+                    "dft.dispersion",
+                    self.dispersion.value,
+                    "needs the pyscf-dispersion package (pip install pyscf-dispersion)",
+                )
 
 
 class AimsDispersion(str, Enum):
@@ -117,9 +135,9 @@ class AimsConfig(DFTConfig):
     kind: ClassVar[str] = "aims"
 
     launch_str: str = "mpirun -np 4 aims.x > aims.out"
-    """The shell command run in each calculation directory (writes aims.out)."""
+    """Shell command run in each calculation folder; it must write aims.out."""
     species_dir: str = ""
-    """Folder of species default files, e.g. .../species_defaults/defaults_2020/light."""
+    """Folder of species files, e.g. .../species_defaults/defaults_2020/light."""
     xc: str = "pbe"
     """Exchange-correlation functional (FHI-aims keyword)."""
     relativistic: str = "atomic_zora scalar"
@@ -153,6 +171,17 @@ class AimsConfig(DFTConfig):
             raise ConfigError("dft.k_grid", self.k_grid, "must be three integers >= 1")
         if not self.launch_str.strip():
             raise ConfigError("dft.launch_str", self.launch_str, "must not be empty")
+        if not self.species_dir:
+            raise ConfigError(
+                "dft.species_dir",
+                self.species_dir,
+                "set it to a species_defaults folder, e.g. "
+                ".../species_defaults/defaults_2020/light, or export AIMS_SPECIES_DIR",
+            )
+        species = Path(self.species_dir).expanduser()
+        if not species.is_dir():
+            raise ConfigError("dft.species_dir", self.species_dir, "no such folder")
+        self.species_dir = str(species.resolve())
 
 
 @dataclass
@@ -162,16 +191,28 @@ class TeacherConfig(DFTConfig):
     kind: ClassVar[str] = "teacher"
 
     model: str = "???"
-    """A MACE model file, or a name: mace-mp-small|medium|large, mace-off-small|..."""
+    """A MACE model file, or a cached name: mace-mp-small|..., mace-off-small|..."""
     device: str = "cpu"
-    """Torch device for the teacher."""
+    """Torch device for the teacher (cpu, cuda, cuda:N)."""
     default_dtype: str = "float64"
     """float32 or float64."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.default_dtype not in ("float32", "float64"):
+            raise ConfigError(
+                "dft.default_dtype", self.default_dtype, "must be float32|float64"
+            )
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ConfigError("dft.device", self.device, "must be cpu, cuda or cuda:N")
+        from pax.dft.teacher import resolve_model
+
+        self.model = str(resolve_model(self.model))
 
 
 @dataclass
 class EMTConfig(DFTConfig):
-    """ASE's EMT potential: instant labels for tests (Cu, Ag, Au, Ni, Pd, Pt, Al, C, H, N, O)."""
+    """ASE's EMT: instant labels for tests (Cu, Ag, Au, Ni, Pd, Pt, Al, C, H, N, O)."""
 
     kind: ClassVar[str] = "emt"
     delay_s: float = 0.0

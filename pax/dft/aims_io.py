@@ -1,0 +1,101 @@
+"""FHI-aims files through ASE's Aims calculator: control.in, geometry.in, aims.out."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from ase import Atoms
+
+from pax.dft.config import AimsConfig, AimsDispersion
+
+OUTPUT_NAME = "aims.out"
+"""The file launch_str must write FHI-aims' standard output to."""
+
+
+def control_parameters(atoms: Atoms, cfg: AimsConfig) -> dict:
+    """The control.in keywords for this geometry (ASE's Aims parameter dict).
+
+    k_grid is written only for periodic cells; spin is collinear with a fixed
+    moment of multiplicity - 1 when the multiplicity is above 1.
+    """
+    params: dict = {
+        "xc": cfg.xc,
+        "relativistic": cfg.relativistic,
+        "species_dir": cfg.species_dir,
+        "sc_accuracy_rho": cfg.sc_accuracy_rho,
+        "sc_accuracy_eev": cfg.sc_accuracy_eev,
+        "sc_accuracy_etot": cfg.sc_accuracy_etot,
+        "sc_accuracy_forces": cfg.sc_accuracy_forces,
+        "sc_iter_limit": cfg.sc_iter_limit,
+    }
+    if cfg.charge:
+        params["charge"] = float(cfg.charge)
+    multiplicity = cfg.multiplicity or 1
+    if multiplicity > 1:
+        params["spin"] = "collinear"
+        params["default_initial_moment"] = "hund"
+        params["fixed_spin_moment"] = multiplicity - 1
+    else:
+        params["spin"] = "none"
+    if atoms.pbc.any():
+        params["k_grid"] = list(cfg.k_grid)
+    if cfg.dispersion == AimsDispersion.many_body_dispersion:
+        params["many_body_dispersion"] = ""
+    elif cfg.dispersion == AimsDispersion.vdw_correction_hirshfeld:
+        params["vdw_correction_hirshfeld"] = True
+    return params
+
+
+def write_inputs(atoms: Atoms, cfg: AimsConfig, directory: Path) -> None:
+    """Write geometry.in and control.in (species blocks from cfg.species_dir).
+
+    Raises:
+        ValueError: a partly periodic cell, or a periodic one without dft.k_grid.
+        FileNotFoundError: a species file missing from cfg.species_dir.
+    """
+    from ase.calculators.aims import AimsProfile, AimsTemplate
+
+    if atoms.pbc.any() and not atoms.pbc.all():
+        raise ValueError(f"FHI-aims needs pbc all True or all False, got {atoms.pbc}")
+    if atoms.pbc.all() and cfg.k_grid is None:
+        raise ValueError(
+            "periodic cell but dft.k_grid is not set (e.g. dft.k_grid=[4,4,4])"
+        )
+    properties = ["energy", "forces"] + (["stress"] if atoms.pbc.all() else [])
+    profile = AimsProfile(
+        command=cfg.launch_str, default_species_directory=cfg.species_dir
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # ASE: aims IO moves to a plugin
+        AimsTemplate().write_input(
+            profile, Path(directory), atoms, control_parameters(atoms, cfg), properties
+        )
+    if cfg.extra_control:
+        _insert_before_species(Path(directory) / "control.in", cfg.extra_control)
+
+
+def read_output(directory: Path) -> dict:
+    """Results of a finished calculation: energy (eV), forces (eV/Å), stress (eV/Å^3).
+
+    Raises:
+        ase.io.ParseError and friends: unconverged SCF or an incomplete file.
+    """
+    from ase.calculators.aims import AimsTemplate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return AimsTemplate().read_results(Path(directory))
+
+
+def _insert_before_species(control: Path, lines: list[str]) -> None:
+    """Put raw lines after ASE's keywords, before its closing rule and the species."""
+    text = control.read_text().splitlines(keepends=True)
+    rules = [i for i, line in enumerate(text) if line.strip() == _RULE]
+    species = [i for i, line in enumerate(text) if line.split()[:1] == ["species"]]
+    index = rules[1] if len(rules) > 1 else (species or [len(text)])[0]
+    text[index:index] = [line.rstrip("\n") + "\n" for line in lines]
+    control.write_text("".join(text))
+
+
+_RULE = "#" + "=" * 79  # ASE's write_control frames the keywords with this line
