@@ -41,6 +41,10 @@ class MDConfig:
     """NPT barostat relaxation time (fs)."""
     compressibility_per_GPa: float = 0.01
     """NPT (Berendsen) compressibility (1/GPa)."""
+    thermostat_time_fs: float = 100.0
+    """NPT (Berendsen) thermostat relaxation time (fs)."""
+    fix_com: bool = True
+    """Remove the centre-of-mass momentum (initially, and after each Langevin kick)."""
     seed: int = 0
     """Seed of trajectory 0; trajectory i uses seed + i."""
     driving_force: DrivingForce = DrivingForce.mean
@@ -53,12 +57,29 @@ class MDConfig:
     """A trajectory hotter than this is stopped as runaway (K)."""
     max_bond_stretch_A: float = 4.0
     """A molecule with an atom farther than this from all others is stopped (Å)."""
+    check_every: int = 10
+    """Steps between the stop checks (flying apart, runaway temperature)."""
 
     def __post_init__(self) -> None:
-        for key in ("temperature_K", "timestep_fs", "barostat_time_fs"):
+        for key in (
+            "temperature_K",
+            "timestep_fs",
+            "barostat_time_fs",
+            "thermostat_time_fs",
+            "max_temperature_K",
+            "max_bond_stretch_A",
+        ):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"md.{key}", getattr(self, key), "must be > 0")
         if self.friction_per_fs < 0:
-            raise ConfigError("md.friction_per_fs", self.friction_per_fs, "must be >= 0")
+            raise ConfigError(
+                "md.friction_per_fs", self.friction_per_fs, "must be >= 0"
+            )
         if self.neighbor_skin_A < 0:
-            raise ConfigError("md.neighbor_skin_A", self.neighbor_skin_A, "must be >= 0")
+            raise ConfigError(
+                "md.neighbor_skin_A", self.neighbor_skin_A, "must be >= 0"
+            )
+        if self.driving_member < 0:
+            raise ConfigError("md.driving_member", self.driving_member, "must be >= 0")
+        if self.check_every < 1:
+            raise ConfigError("md.check_every", self.check_every, "must be >= 1")

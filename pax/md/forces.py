@@ -1,0 +1,168 @@
+"""Evaluating MACE members on a batched graph, and the committee statistics.
+
+The input dict follows mace-torch's AtomicData batches (mace.data.AtomicData,
+mace.tools.torch_geometric.Batch): positions, node_attrs (one-hot over the
+model's atomic numbers), edge_index, shifts, unit_shifts, cell (stacked 3x3
+blocks), batch, ptr, head.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Graph:
+    """A batch of systems as a MACE model takes it (float64 here; cast per model)."""
+
+    positions_A: torch.Tensor
+    """(A, 3) Å."""
+    numbers: torch.Tensor
+    """(A,) int64 atomic numbers."""
+    edge_index: torch.Tensor
+    """(2, E) int64 (sender, receiver)."""
+    shifts_A: torch.Tensor
+    """(E, 3) Å lattice offsets of the receivers."""
+    unit_shifts: torch.Tensor
+    """(E, 3) integer lattice shifts (as floats)."""
+    cell_A: torch.Tensor
+    """(B, 3, 3) Å."""
+    batch: torch.Tensor
+    """(A,) int64 system of each atom."""
+    ptr: torch.Tensor
+    """(B + 1,) int64 atom offsets."""
+
+
+@dataclass
+class MemberOutputs:
+    """What every evaluated member predicted, stacked over members."""
+
+    energy_eV: torch.Tensor
+    """(K, B) float64 eV."""
+    forces: torch.Tensor
+    """(K, A, 3) float64 eV/Å."""
+    stress: torch.Tensor | None
+    """(K, B, 3, 3) float64 eV/Å³, when asked for."""
+
+
+def one_hot(
+    numbers: torch.Tensor, model: torch.nn.Module, dtype: torch.dtype
+) -> torch.Tensor:
+    """node_attrs for one model: one-hot over its atomic_numbers buffer.
+
+    Raises:
+        ValueError: an element the model was not built for.
+    """
+    table = model.atomic_numbers.to(device=numbers.device, dtype=torch.int64)  # (Z,)
+    index = torch.searchsorted(table, numbers)
+    bad = (index >= table.numel()) | (
+        table[index.clamp(max=table.numel() - 1)] != numbers
+    )
+    if bool(bad.any()):
+        missing = sorted({int(z) for z in numbers[bad]})
+        raise ValueError(
+            f"the model has no elements {missing} (it knows {table.tolist()})"
+        )
+    return torch.nn.functional.one_hot(index, table.numel()).to(dtype)
+
+
+def model_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The floating dtype of a model's parameters."""
+    return next(model.parameters()).dtype
+
+
+def evaluate(
+    models: list[torch.nn.Module],
+    graph: Graph,
+    compute_stress: bool,
+    dtype: torch.dtype | None = None,
+) -> MemberOutputs:
+    """Energies, forces (and stresses) of each member on the whole batch.
+
+    Args:
+        models: MACE modules (atomic_numbers and r_max buffers as mace.modules.MACE).
+        graph: the batch, float64.
+        compute_stress: also return stresses (periodic systems).
+        dtype: evaluate in this dtype; None takes each model's own.
+
+    Returns:
+        Stacked member outputs, float64.
+    """
+    energies, forces, stresses = [], [], []
+    attrs: dict[tuple, torch.Tensor] = {}
+    for model in models:
+        dt = dtype or model_dtype(model)
+        key = (tuple(model.atomic_numbers.tolist()), dt)
+        if key not in attrs:
+            attrs[key] = one_hot(graph.numbers, model, dt)
+        data = {
+            "positions": graph.positions_A.detach().to(dt).requires_grad_(True),
+            "node_attrs": attrs[key],
+            "edge_index": graph.edge_index,
+            "shifts": graph.shifts_A.to(dt),
+            "unit_shifts": graph.unit_shifts.to(dt),
+            "cell": graph.cell_A.to(dt).reshape(-1, 3),
+            "batch": graph.batch,
+            "ptr": graph.ptr,
+            "head": torch.zeros(
+                graph.ptr.numel() - 1, dtype=torch.int64, device=graph.ptr.device
+            ),
+        }
+        with torch.enable_grad():
+            out = model(
+                data, training=False, compute_force=True, compute_stress=compute_stress
+            )
+        energies.append(out["energy"].detach())
+        forces.append(out["forces"].detach())
+        if compute_stress:
+            stresses.append(out["stress"].detach())
+    f64 = torch.float64
+    return MemberOutputs(
+        energy_eV=torch.stack(energies).to(f64),
+        forces=torch.stack(forces).to(f64),
+        stress=torch.stack(stresses).to(f64) if compute_stress else None,
+    )
+
+
+def committee_stats(
+    outputs: MemberOutputs, batch: torch.Tensor, n_systems: int
+) -> dict:
+    """aims-PAX's force uncertainty and the energy spread, per system.
+
+    Per atom, the SD is the root mean square over members and x, y, z of the
+    deviation from the member mean (aims-PAX ``ensemble_sd``); a system's
+    ``max_atomic_sd`` is the largest of its atoms', ``mean_atomic_sd`` their mean.
+    ``energy_sd`` is the population SD of the member energies.
+
+    Args:
+        outputs: forces (K, A, 3) eV/Å and energies (K, B) eV.
+        batch: (A,) system of each atom.
+        n_systems: B.
+
+    Returns:
+        Tensors: atomic_sd (A,), max_atomic_sd (B,), mean_atomic_sd (B,),
+        energy_sd (B,), all eV/Å or eV.
+    """
+    f = outputs.forces
+    atomic_sd = (
+        (f - f.mean(0, keepdim=True)).square().mean(dim=(0, 2)).sqrt()
+    )  # (A,) eV/Å
+    zeros = atomic_sd.new_zeros(n_systems)
+    max_sd = zeros.scatter_reduce(
+        0, batch, atomic_sd, reduce="amax", include_self=False
+    )
+    mean_sd = zeros.scatter_reduce(
+        0, batch, atomic_sd, reduce="mean", include_self=False
+    )
+    energy_sd = outputs.energy_eV.std(dim=0, correction=0)  # (B,) eV
+    return {
+        "atomic_sd": atomic_sd,
+        "max_atomic_sd": max_sd,
+        "mean_atomic_sd": mean_sd,
+        "energy_sd": energy_sd,
+    }
