@@ -33,7 +33,9 @@ def test_config_errors_name_the_key(kwargs, key):
 
 def test_config_accepts_enum_strings():
     cfg = MLFFConfig(default_dtype="float64", periodic_loss="virials")
-    assert cfg.default_dtype is Dtype.float64 and cfg.periodic_loss is PeriodicLoss.virials
+    assert (
+        cfg.default_dtype is Dtype.float64 and cfg.periodic_loss is PeriodicLoss.virials
+    )
 
 
 def test_presets_compose(pax_config):
@@ -108,7 +110,9 @@ def test_periodic_training_and_stress(kind):
 
 def test_unknown_element_is_a_user_error():
     frames = _copper(2)
-    ens = Ensemble.build(tiny_cfg(), frames, e0s={1: -13.6, 29: 0.0}, atomic_numbers=[1])
+    ens = Ensemble.build(
+        tiny_cfg(), frames, e0s={1: -13.6, 29: 0.0}, atomic_numbers=[1]
+    )
     assert ens.atomic_numbers == [1, 29]
     with pytest.raises(PaxError, match="unknown to the models"):
         ens.predict([bulk("Ag")])
