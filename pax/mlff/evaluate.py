@@ -72,7 +72,9 @@ def read_test_set(path: Path, energy_key: str, forces_key: str) -> list[Atoms]:
     return out
 
 
-def evaluate_predictor(predictor, frames: Sequence[Atoms], batch_size: int = 64) -> dict:
+def evaluate_predictor(
+    predictor, frames: Sequence[Atoms], batch_size: int = 64
+) -> dict:
     """Metrics of the committee mean on labelled frames, with the raw arrays.
 
     Returns:
@@ -143,7 +145,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line arguments of pax-eval."""
     parser = argparse.ArgumentParser(
         prog="pax-eval",
-        description="Energy and force errors of a MACE model or committee on a test set.",
+        description="Energy and force errors of MACE models on a test set.",
     )
     parser.add_argument("model", type=Path, help=".model file, checkpoint or run dir")
     parser.add_argument("test", type=Path, help="extxyz test set with reference labels")
@@ -156,7 +158,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    """Entry point of pax-eval; writes metrics.json and parity plots, prints a summary."""
+    """Entry point of pax-eval: metrics.json and parity plots, one summary line."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.batch_size < 1:
         raise PaxError(f"--batch-size={args.batch_size}: must be >= 1")
@@ -168,9 +170,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     metrics = dict(result["metrics"], model=str(args.model), test_set=str(args.test))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     parity_plots(result["arrays"], out_dir)
+    e_mae, f_mae = metrics["e_mae_per_atom"] * 1e3, metrics["f_mae"] * 1e3
     print(
-        f"{len(frames)} structures: E MAE {metrics['e_mae_per_atom'] * 1e3:.2f} meV/atom, "
-        f"F MAE {metrics['f_mae'] * 1e3:.1f} meV/Å, F RMSE {metrics['f_rmse'] * 1e3:.1f} "
-        f"meV/Å -> {out_dir}"
+        f"{len(frames)} structures: E MAE {e_mae:.2f} meV/atom, F MAE {f_mae:.1f} "
+        f"meV/Å, F RMSE {metrics['f_rmse'] * 1e3:.1f} meV/Å -> {out_dir}"
     )
     return metrics
