@@ -51,7 +51,7 @@ def atoms_to_dict(atoms: Atoms) -> dict:
         "positions": atoms.positions.tolist(),  # (n_atoms, 3) Å
         "cell": atoms.cell.array.tolist(),  # (3, 3) Å
         "pbc": atoms.pbc.tolist(),
-        "info": {k: v for k, v in atoms.info.items() if _jsonable(v)},
+        "info": _plain(atoms.info),
     }
 
 
@@ -76,7 +76,7 @@ def labelled_to_dict(result: Labelled) -> dict:
         "stress": None if result.stress is None else np.asarray(result.stress).tolist(),
         "wall_s": result.wall_s,
         "reason": result.reason,
-        "info": {k: v for k, v in result.info.items() if _jsonable(v)},
+        "info": _plain(result.info),
     }
 
 
@@ -208,12 +208,15 @@ def read_records(path: Path) -> list[dict]:
     return records
 
 
-def _jsonable(value) -> bool:
-    try:
-        json.dumps(value, default=_to_json)
-    except (TypeError, ValueError):
-        return False
-    return True
+def _plain(mapping: dict) -> dict:
+    """The JSON-able items of `mapping` as plain Python values (numpy -> lists)."""
+    plain = {}
+    for key, value in mapping.items():
+        try:
+            plain[str(key)] = json.loads(json.dumps(value, default=_to_json))
+        except (TypeError, ValueError):
+            log.debug("not recording info[%r] (not JSON-able)", key)
+    return plain
 
 
 def _to_json(value):

@@ -28,8 +28,8 @@ def label_on_worker(
             around this function; past it the label fails with AppTimeout.
 
     Returns:
-        The Labelled result; info has host, pid, slurm_job_id, worker_start
-        and worker_end (Unix time, s).
+        The Labelled result; info has host, pid, slurm_job_id, omp_threads,
+        worker_start and worker_end (Unix time, s).
     """
     from pax.dft import label
 
@@ -45,6 +45,7 @@ def label_on_worker(
         host=socket.gethostname(),
         pid=os.getpid(),
         slurm_job_id=os.environ.get("SLURM_JOB_ID"),
+        omp_threads=os.environ.get("OMP_NUM_THREADS"),
         worker_start=start,
         worker_end=time.time(),
     )
