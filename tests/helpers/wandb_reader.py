@@ -77,7 +77,7 @@ def read_wandb_file(path: Path) -> dict[str, Any]:
 
     Returns:
         run_id, project, name, group, job_type, tags, notes, config (key ->
-        value, nested keys joined with '.'), history (list of rows), summary
+        value, nested keys joined with '.'), start_time (unix s), history (list of rows), summary
         (last value of each key), metrics (define_metric records as dicts),
         artifacts (list of {name, type, files}), files (paths), exit_code
         (None when the run did not finish), path.
@@ -92,7 +92,8 @@ def read_wandb_file(path: Path) -> dict[str, Any]:
             run = rec.run
             out.update(run_id=run.run_id, project=run.project, name=run.display_name,
                        group=run.run_group, job_type=run.job_type,
-                       tags=list(run.tags), notes=run.notes)
+                       tags=list(run.tags), notes=run.notes,
+                       start_time=run.start_time.seconds + run.start_time.nanos / 1e9)
             _apply(out["config"], run.config.update)
         elif kind == "config":
             _apply(out["config"], rec.config.update)
@@ -124,7 +125,7 @@ def read_wandb_file(path: Path) -> dict[str, Any]:
 
 
 def wandb_files(run_dir: Path) -> list[Path]:
-    """The .wandb files under run_dir/wandb, oldest first (one per session)."""
+    """The .wandb files under run_dir/wandb (one per session), by folder stamp."""
     def started(path: Path) -> str:
         stamp = re.search(r"\d{8}_\d{6}", path.parent.name)
         return stamp.group(0) if stamp else ""
@@ -134,7 +135,8 @@ def wandb_files(run_dir: Path) -> list[Path]:
 
 def read_wandb_runs(run_dir: Path) -> list[dict[str, Any]]:
     """Every W&B session file of a run directory, oldest first."""
-    return [read_wandb_file(p) for p in wandb_files(run_dir)]
+    sessions = [read_wandb_file(p) for p in wandb_files(run_dir)]
+    return sorted(sessions, key=lambda s: s.get("start_time", 0.0))
 
 
 def read_wandb_run(run_dir: Path) -> dict[str, Any]:
