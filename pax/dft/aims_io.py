@@ -91,9 +91,11 @@ def read_output(directory: Path) -> dict:
 def _insert_before_species(control: Path, lines: list[str]) -> None:
     """Put raw lines after ASE's keywords, before its closing rule and the species."""
     text = control.read_text().splitlines(keepends=True)
-    rules = [i for i, line in enumerate(text) if line.strip() == _RULE]
-    species = [i for i, line in enumerate(text) if line.split()[:1] == ["species"]]
-    index = rules[1] if len(rules) > 1 else (species or [len(text)])[0]
+    first_species = next(
+        (i for i, line in enumerate(text) if line.split()[:1] == ["species"]), len(text)
+    )
+    rules = [i for i, line in enumerate(text[:first_species]) if line.strip() == _RULE]
+    index = rules[-1] if rules else first_species
     text[index:index] = [line.rstrip("\n") + "\n" for line in lines]
     control.write_text("".join(text))
 

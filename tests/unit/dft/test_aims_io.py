@@ -1,0 +1,85 @@
+"""control.in / geometry.in as FHI-aims reads them, and a real aims.out parsed."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk, molecule
+
+from pax.dft.aims_io import read_output, write_inputs
+from pax.dft.config import AimsConfig
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "aims"
+SPECIES = FIXTURES / "species_dir"
+
+
+def _config(**kw):
+    base = {"species_dir": str(SPECIES), "charge": 0, "multiplicity": 1}
+    return AimsConfig(**{**base, **kw})
+
+
+def _keywords(text):
+    return [line.split() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
+def test_molecule_inputs(tmp_path):
+    cfg = _config(extra_control=["output mulliken", "output hirshfeld"], charge=1,
+                  multiplicity=2, dispersion="many_body_dispersion")
+    write_inputs(molecule("H2O"), cfg, tmp_path)
+    control = (tmp_path / "control.in").read_text()
+    words = _keywords(control)
+    first = {w[0]: w[1:] for w in reversed(words)}
+    assert first["xc"] == ["pbe"] and first["relativistic"] == ["atomic_zora", "scalar"]
+    assert first["charge"] == ["1.0"]
+    assert first["spin"] == ["collinear"] and first["fixed_spin_moment"] == ["1"]
+    assert first["compute_forces"] == [".true."]
+    assert "many_body_dispersion" in first
+    assert "k_grid" not in first and "compute_analytical_stress" not in first
+    # species blocks copied from species_dir, once per element, after the extra lines
+    species = [w[1] for w in words if w[0] == "species"]
+    assert sorted(species) == ["H", "O"]
+    assert (SPECIES / "08_O_default").read_text() in control
+    index = control.index
+    assert index("output mulliken") < index("output hirshfeld") < index("  species")
+    geometry = (tmp_path / "geometry.in").read_text()
+    assert "lattice_vector" not in geometry
+    atoms = [w for w in _keywords(geometry) if w[0] == "atom"]
+    assert [w[-1] for w in atoms] == ["O", "H", "H"]
+
+
+def test_periodic_inputs_have_k_grid_and_lattice(tmp_path):
+    write_inputs(bulk("Cu", cubic=True), _config(k_grid=[3, 3, 3]), tmp_path)
+    first = {w[0]: w[1:] for w in _keywords((tmp_path / "control.in").read_text())}
+    assert first["k_grid"] == ["3", "3", "3"]
+    assert first["compute_analytical_stress"] == [".true."]
+    assert first["spin"] == ["none"]
+    geometry = _keywords((tmp_path / "geometry.in").read_text())
+    assert sum(w[0] == "lattice_vector" for w in geometry) == 3
+    assert sum(w[0] == "atom_frac" for w in geometry) == 4
+
+
+def test_periodic_without_k_grid_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="dft.k_grid"):
+        write_inputs(bulk("Cu", cubic=True), _config(), tmp_path)
+
+
+def test_missing_species_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="07_N_default"):
+        write_inputs(molecule("NH3"), _config(), tmp_path)
+
+
+def test_real_aims_output_is_parsed(tmp_path):
+    (tmp_path / "aims.out").write_text((FIXTURES / "h2o_singlepoint_real.aims.out").read_text())
+    results = read_output(tmp_path)
+    assert results["energy"] == pytest.approx(-2063.02072676, abs=1e-6)
+    assert results["forces"].shape == (3, 3)
+    np.testing.assert_allclose(
+        results["forces"][0], [-4.78299830661005, -6.16960341437854, 0.0], atol=1e-10
+    )
+
+
+def test_truncated_output_raises(tmp_path):
+    text = (FIXTURES / "h2o_singlepoint_real.aims.out").read_text()
+    (tmp_path / "aims.out").write_text(text[: text.index("Have a nice day")])
+    with pytest.raises(Exception, match="did not complete"):
+        read_output(tmp_path)
