@@ -66,13 +66,7 @@ def _run(atoms: Atoms, cfg: AimsConfig, directory: Path) -> Labelled:
     stress = results.get("stress") if atoms.pbc.all() else None
     if atoms.pbc.all() and stress is None:
         return Labelled.failed(f"no stress tensor in {OUTPUT_NAME} for a periodic cell")
-    return Labelled(
-        "ok",
-        float(results["energy"]),
-        results.get("forces"),
-        stress,
-        info={"scf_cycles": results.get("n_iter")},
-    )
+    return Labelled("ok", float(results["energy"]), results.get("forces"), stress)
 
 
 def _launch(cfg: AimsConfig, directory: Path) -> str:

@@ -1,0 +1,54 @@
+"""Real PySCF labels on tiny molecules: gradients, spin, failures, a real kill."""
+
+import numpy as np
+import pytest
+from ase.build import molecule
+from ase.io import read
+
+from pax.dft import label
+from pax.dft.config import PySCFConfig
+from pax.paths import resolve_path
+from tests.integration._fd import fd_forces
+
+# small basis, loose grid, tight SCF: quick and still an exact gradient
+TINY = {"basis": "6-31g", "grid_level": 1, "conv_tol": 1e-11, "charge": 0, "multiplicity": 1}
+
+
+@pytest.fixture
+def water():
+    atoms = molecule("H2O")
+    atoms.positions[0] += [0.05, -0.03, 0.02]
+    return atoms
+
+
+@pytest.mark.slow
+def test_forces_match_finite_differences(water):
+    cfg = PySCFConfig(**TINY)
+    result = label(water, cfg, ".")
+    assert result.ok and result.info["scf_cycles"] > 1
+    fd = fd_forces(lambda a: label(a, cfg, ".").energy, water)
+    assert np.abs(result.forces).max() > 0.1
+    assert np.abs(fd - result.forces).max() < 1e-3
+
+
+def test_open_shell_radical_uses_uks():
+    hydroxyl = molecule("OH")
+    result = label(hydroxyl, PySCFConfig(**{**TINY, "multiplicity": 2}), ".")
+    assert result.ok and result.forces.shape == (2, 3)
+    inconsistent = label(hydroxyl, PySCFConfig(**TINY), ".")  # 9 electrons, singlet
+    assert not inconsistent.ok and "spin" in inconsistent.reason
+
+
+def test_impossible_scf_is_failed(water):
+    result = label(water, PySCFConfig(**{**TINY, "max_cycle": 1}), ".")
+    assert result.status == "failed"
+    assert "SCF not converged" in result.reason and "dft.max_cycle=1" in result.reason
+
+
+def test_timeout_kills_a_running_scf():
+    ethanol = read(resolve_path("data/systems/ethanol.xyz"))
+    cfg = PySCFConfig(basis="def2-svp", charge=0, multiplicity=1, timeout_s=1.0)
+    label(molecule("H2"), cfg, ".")  # warm child with PySCF imported
+    result = label(ethanol, cfg, ".")
+    assert not result.ok and "timeout" in result.reason
+    assert result.wall_s < 15
