@@ -12,6 +12,8 @@ from pathlib import Path
 from ase import Atoms
 from parsl.app.app import python_app
 from parsl.dataflow.dflow import DataFlowKernel
+from parsl.executors.errors import BadStateException
+from parsl.jobs.errors import TooManyJobFailuresError
 
 from pax.cluster.config import ClusterConfig, SlurmClusterConfig
 from pax.cluster.ledger import (
@@ -28,6 +30,12 @@ from pax.dft.labelled import Labelled
 from pax.errors import PaxError
 
 log = logging.getLogger(__name__)
+
+_BAD_STATE = (
+    "cluster: Parsl cannot start reference workers; check cluster.partition, "
+    "cluster.account, cluster.qos, cluster.mem_per_node_GB, cluster.scheduler_options "
+    "and cluster.worker_init (the block's output is under <run dir>/parsl). Parsl says:"
+)
 
 
 @dataclass
@@ -78,6 +86,7 @@ class ReferencePool:
         self._done_by_hash: dict[str, tuple[str, Labelled]] = {}
         self._next = 0
         self._closing = False
+        self._fatal: PaxError | None = None
         self._stop_monitor = threading.Event()
 
     # ------------------------------------------------------------ lifecycle
@@ -209,6 +218,14 @@ class ReferencePool:
         """Runs in Parsl's thread: ledger first (fsync), then the caller's queue."""
         try:
             result = future.result()
+        except (
+            BadStateException,
+            TooManyJobFailuresError,
+        ) as exc:  # no workers can start
+            with self._lock:
+                self._fatal = PaxError(f"{_BAD_STATE} {exc}")
+                self._lock.notify_all()
+            return  # stays 'submitted': a restart with a fixed config runs it
         except Exception as exc:  # noqa: BLE001 - lost worker after all retries, etc.
             if self._closing:
                 return  # cut off by close(): stays 'submitted', resubmitted next time
@@ -232,7 +249,13 @@ class ReferencePool:
             self._lock.notify_all()
 
     def completed(self) -> list[Completed]:
-        """Results that arrived since the last call (never blocks)."""
+        """Results that arrived since the last call (never blocks).
+
+        Raises:
+            PaxError: when the executor cannot run tasks (sbatch refused the
+                blocks, worker_init failed); the message names the settings.
+        """
+        self._raise_fatal()
         with self._lock:
             done, self._done = self._done, []
         return done
@@ -241,7 +264,7 @@ class ReferencePool:
         """Wait until nothing is in flight or `timeout_s` passes; return what came."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
-            while self._flights:
+            while self._flights and self._fatal is None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     log.warning(
@@ -296,6 +319,10 @@ class ReferencePool:
             with self._lock:
                 self._available_s += self._workers_seen * (now - self._t_sample)
                 self._workers_seen, self._t_sample = count, now
+
+    def _raise_fatal(self) -> None:
+        if self._fatal is not None:
+            raise self._fatal
 
     @property
     def _is_slurm(self) -> bool:
