@@ -1,7 +1,8 @@
 """Live progress of long work: a rich display on a terminal, log lines elsewhere.
 
 Fields the workflow passes (all optional, numbers unless told):
-  done, total   labels done of the labels planned (IDG) or wanted (AL)
+  done, total   labels done of the labels planned (IDG) or wanted (AL);
+                labels is taken as done when done is not given
   mae, target   current validation force MAE and the MAE that ends the phase (eV/Å)
   n_train       training set size (labels)
   threshold     current uncertainty threshold (eV/Å)
@@ -93,6 +94,8 @@ class ProgressDisplay:
 
     def update(self, phase: str, **fields: Any) -> None:
         """Show the current state of a phase (see the module docstring for fields)."""
+        if "done" not in fields and "labels" in fields:
+            fields["done"] = fields.pop("labels")
         try:
             if self._use_rich:
                 self._rich_update(phase, fields)
@@ -143,7 +146,8 @@ class ProgressDisplay:
             )
             self._progress.start()
         info = describe(phase, fields).split(": ", 1)[1]
-        done, total = fields.get("done"), fields.get("total")
+        done = fields.get("done", fields.get("n_train"))
+        total = fields.get("total")
         if phase not in self._tasks:
             self._tasks[phase] = self._progress.add_task(phase, total=total, info=info)
         self._progress.update(

@@ -32,7 +32,8 @@ STEP_AXES = {
 }
 SAMPLING_COLUMNS = [
     "phase", "traj", "system", "md_step", "uncertainty", "threshold", "label_wall_s",
-    "status", "reason", "n_train", "n_valid", "in_flight", "utilisation", "time_s",
+    "status", "reason", "split", "n_train", "n_valid", "in_flight", "utilisation",
+    "time_s",
 ]
 CALIBRATION_COLUMNS = [
     "phase", "traj", "system", "predicted_uncertainty", "force_error_max",
@@ -57,7 +58,8 @@ class Tracker:
     train records also get epoch_total (epochs counted over all phases) and
     sampling and calibration records labels (labels returned so far).
     summary keys the workflow should give: final_valid_f_mae,
-    final_valid_e_mae_per_atom (eV/Å, eV/atom), stop_reason; the tracker adds
+    final_valid_e_mae_per_atom (eV/Å, eV/atom), stop_reason (final_mae is
+    taken as final_valid_f_mae when that is missing); the tracker adds
     wall_time_s, labels_<phase>, labels_total, labels_failed (and
     final_valid_f_mae from the last ensemble-mean train record when missing).
 
@@ -144,6 +146,8 @@ class Tracker:
             The summary as recorded, with the figures the tracker adds.
         """
         full = {**self._state.summary(time.time() - self._t0), **values}
+        if "final_mae" in values and "final_valid_f_mae" not in values:
+            full["final_valid_f_mae"] = values["final_mae"]
         self.log("summary", full)
         if self._wandb is not None:
             self._wandb.tables(self._state)
@@ -158,11 +162,15 @@ class Tracker:
         if self._wandb is not None and getattr(wcfg, "log_model", False):
             self._wandb.artifact(files)
 
-    def close(self) -> None:
-        """Stop the display, finish the W&B run and close metrics.jsonl."""
+    def close(self, exit_code: int = 0) -> None:
+        """Stop the display, finish the W&B run and close metrics.jsonl.
+
+        Args:
+            exit_code: 0 for a finished run; anything else marks the W&B run failed.
+        """
         self._progress.close()
         if self._wandb is not None:
-            self._wandb.finish()
+            self._wandb.finish(exit_code)
             self._wandb = None
         if not self._file.closed:
             self._file.close()
@@ -170,8 +178,8 @@ class Tracker:
     def __enter__(self) -> Tracker:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.close(exit_code=0 if exc_type is None else 1)
 
     def _targets(self) -> dict[str, float]:
         al = getattr(self.cfg, "al", None)
@@ -363,8 +371,8 @@ class _WandbSink:
 
         self._guard("logging the model artifact", send)
 
-    def finish(self) -> None:
-        self._guard("finishing", lambda: self.run.finish())
+    def finish(self, exit_code: int = 0) -> None:
+        self._guard("finishing", lambda: self.run.finish(exit_code=exit_code))
         self.run = None
 
 

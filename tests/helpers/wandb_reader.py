@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -133,19 +134,34 @@ def wandb_files(run_dir: Path) -> list[Path]:
     return sorted(Path(run_dir).glob("wandb/*run-*/run-*.wandb"), key=started)
 
 
-def read_wandb_runs(run_dir: Path) -> list[dict[str, Any]]:
+def read_finished_file(path: Path, wait_s: float = 10.0) -> dict[str, Any]:
+    """read_wandb_file, waiting up to wait_s for the exit record.
+
+    wandb-core writes the file in its own process and `run.finish()` can
+    return before the last records reach the disk (seen with wandb 0.31).
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        run = read_wandb_file(path)
+        if run["exit_code"] is not None or time.monotonic() > deadline:
+            return run
+        time.sleep(0.1)
+
+
+def read_wandb_runs(run_dir: Path, wait_s: float = 10.0) -> list[dict[str, Any]]:
     """Every W&B session file of a run directory, oldest first."""
-    sessions = [read_wandb_file(p) for p in wandb_files(run_dir)]
+    sessions = [read_finished_file(p, wait_s) for p in wandb_files(run_dir)]
     return sorted(sessions, key=lambda s: s.get("start_time", 0.0))
 
 
-def read_wandb_run(run_dir: Path) -> dict[str, Any]:
+def read_wandb_run(run_dir: Path, wait_s: float = 10.0) -> dict[str, Any]:
     """The W&B run of a run directory, resumed sessions merged in order.
 
     Config and summary are merged (later sessions win), history rows are
-    concatenated, and sessions lists each file's own dict.
+    concatenated, and sessions lists each file's own dict. Waits up to wait_s
+    per file for wandb-core to write the exit record.
     """
-    sessions = read_wandb_runs(run_dir)
+    sessions = read_wandb_runs(run_dir, wait_s)
     if not sessions:
         raise FileNotFoundError(f"no W&B run file under {run_dir}/wandb")
     merged = dict(sessions[-1])

@@ -141,6 +141,16 @@ def test_resume_continues_the_same_wandb_run(tmp_path):
     assert len(read_metrics(run_dir)) == 3
 
 
+def test_a_crash_marks_the_wandb_run_failed(tmp_path):
+    with pytest.raises(RuntimeError, match="boom"):
+        with Tracker(tmp_path, cfg=build(["wandb.mode=offline"])) as tracker:
+            tracker.log("md", {"md_steps": 3})
+            raise RuntimeError("boom")
+    run = read_wandb_run(tmp_path)
+    assert run["exit_code"] == 1
+    assert history_values(run, "md/md_steps") == [3]
+
+
 def test_disabled_wandb_writes_no_wandb_files(tmp_path):
     cfg = build(["wandb.mode=disabled"])
     with Tracker(tmp_path, cfg=cfg) as tracker:

@@ -14,6 +14,13 @@ def test_describe_idg_and_al_fields():
     assert "in_flight=3" in line
 
 
+def test_labels_is_taken_as_done(caplog):
+    display = ProgressDisplay(interval_s=0, stream=io.StringIO())
+    with caplog.at_level(logging.INFO, logger="pax.progress"):
+        display.update("idg", labels=7, total=20, in_flight=2)
+    assert caplog.records[0].getMessage() == "idg: labels 7/20, in_flight=2"
+
+
 def test_plain_lines_are_rate_limited_per_phase(caplog):
     display = ProgressDisplay(interval_s=3600, stream=io.StringIO())
     assert not display.is_rich  # a StringIO is no terminal

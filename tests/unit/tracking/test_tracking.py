@@ -50,6 +50,16 @@ def test_summary_adds_counts_and_wall_time(synthetic_records):
     assert 0 < summary["wall_time_s"] < 120
 
 
+def test_final_mae_is_taken_as_final_valid_f_mae(tmp_path, files_only_cfg):
+    with Tracker(tmp_path, cfg=files_only_cfg) as tracker:
+        tracker.log("train", {"phase": "al", "epoch": 0, "member": "mean",
+                              "valid_f_mae": 0.3})
+        summary = tracker.summary({"final_mae": 0.25, "final_validation": {"mean": {
+            "valid_f_mae": 0.25}}})
+    assert summary["final_valid_f_mae"] == 0.25
+    assert read_metrics(tmp_path)[-1]["final_validation"]["mean"]["valid_f_mae"] == 0.25
+
+
 def test_resume_appends_and_continues_axes(tmp_path, files_only_cfg):
     with Tracker(tmp_path, cfg=files_only_cfg) as tracker:
         tracker.log("train", {"phase": "al", "epoch": 0, "member": "mean",
@@ -139,7 +149,7 @@ def test_failure_mid_run_warns_once_and_stops_wandb(tmp_path, caplog, monkeypatc
             FailingRun.calls += 1
             raise OSError("disk full")
 
-        def finish(self):
+        def finish(self, exit_code=0):
             raise AssertionError("finish must not be called on a dead W&B run")
 
     sink = tracking._WandbSink(FailingRun(), wandb=None)
