@@ -106,11 +106,10 @@ class _Child:
         except subprocess.TimeoutExpired:
             return "calculation process stopped answering"
         if code < 0:
-            name = (
-                signal.Signals(-code).name
-                if -code in signal.Signals._value2member_map_
-                else code
-            )
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = "unknown signal"
             return f"calculation process killed by signal {-code} ({name})"
         return f"calculation process exited with code {code}"
 

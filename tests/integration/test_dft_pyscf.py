@@ -52,3 +52,38 @@ def test_timeout_kills_a_running_scf():
     result = label(ethanol, cfg, ".")
     assert not result.ok and "timeout" in result.reason
     assert result.wall_s < 15
+
+
+def test_killed_scf_is_failed():
+    import os
+    import signal
+    import threading
+    import time
+
+    from pax.dft import isolation
+
+    ethanol = read(resolve_path("data/systems/ethanol.xyz"))
+    cfg = PySCFConfig(basis="def2-svp", charge=0, multiplicity=1)
+    label(molecule("H2"), cfg, ".")
+    box = {}
+    worker = threading.Thread(target=lambda: box.setdefault("r", label(ethanol, cfg, ".")))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not isolation.busy_pids() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # inside the SCF
+    os.kill(isolation.busy_pids()[0], signal.SIGKILL)
+    worker.join(timeout=30)
+    assert box["r"].status == "failed" and "SIGKILL" in box["r"].reason
+
+
+def test_e0s_use_the_ground_state_spin(tmp_path):
+    from pax.dft.e0s import isolated_atom_energies
+
+    cfg = PySCFConfig(**{**TINY, "conv_tol": 1e-9})  # 1e-11 is below an atom's noise
+    e0s = isolated_atom_energies([1, 8], cfg, tmp_path)
+    assert e0s[1] == pytest.approx(-13.6, abs=0.2)  # PBE hydrogen atom, ~-0.5 Ha
+    from ase import Atoms
+
+    triplet_o = label(Atoms("O"), PySCFConfig(**{**TINY, "conv_tol": 1e-9, "multiplicity": 3}), ".")
+    assert e0s[8] == pytest.approx(triplet_o.energy, abs=1e-6)
