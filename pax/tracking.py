@@ -4,42 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import secrets
-import string
 import time
 from collections.abc import Iterable
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from pax.progress import ProgressDisplay
+from pax.tracking_wandb import (
+    CALIBRATION_COLUMNS,
+    SAMPLING_COLUMNS,
+    WandbSink,
+    jsonable,
+)
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
-RUN_ID_FILE = "wandb_run_id"
 PLOTS_DIR = "plots"
-
-# Step axis of each W&B section (W&B plots each section against its axis).
-STEP_AXES = {
-    "train": "epoch",
-    "uncertainty": "md_step",
-    "sampling": "labels",
-    "calibration": "labels",
-    "md": "time_s",
-    "phase": "time_s",
-}
-SAMPLING_COLUMNS = [
-    "phase", "traj", "system", "md_step", "uncertainty", "threshold", "label_wall_s",
-    "status", "reason", "split", "n_train", "n_valid", "in_flight", "utilisation",
-    "time_s",
-]
-CALIBRATION_COLUMNS = [
-    "phase", "traj", "system", "predicted_uncertainty", "force_error_max",
-    "force_error_mean", "labels",
-]
-
 
 class Tracker:
     """Records every event of a run (the only module that talks to W&B).
@@ -96,7 +77,8 @@ class Tracker:
         self._t0 = time.time() - self._state.last_time_s
         self._file = open(self.run_dir / METRICS_FILE, "a", buffering=1)  # noqa: SIM115
         self._progress = ProgressDisplay(interval_s=progress_interval_s)
-        self._wandb = _WandbSink.start(self, job_type, group, resolved_config or {})
+        self._wandb = WandbSink.start(self.run_dir, _wandb_cfg(cfg), job_type, group,
+                                      resolved_config or {})
 
     @property
     def wandb_active(self) -> bool:
@@ -108,7 +90,7 @@ class Tracker:
         row = {"kind": kind, "time_s": round(time.time() - self._t0, 3), **record}
         self._state.annotate(row)
         self._state.update(row)
-        self._file.write(json.dumps(row, default=_jsonable) + "\n")
+        self._file.write(json.dumps(row, default=jsonable) + "\n")
         if self._wandb is not None and kind not in ("summary", "model"):
             self._wandb.log(row)
 
@@ -136,7 +118,7 @@ class Tracker:
             return []
         log.info("plots after %s: %s", phase, ", ".join(p.name for p in paths))
         if self._wandb is not None:
-            self._wandb.tables(self._state)
+            self._wandb.tables(self._state.sampling_rows, self._state.calibration_rows)
         return paths
 
     def summary(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +132,7 @@ class Tracker:
             full["final_valid_f_mae"] = values["final_mae"]
         self.log("summary", full)
         if self._wandb is not None:
-            self._wandb.tables(self._state)
+            self._wandb.tables(self._state.sampling_rows, self._state.calibration_rows)
             self._wandb.summary(full)
         return full
 
@@ -269,207 +251,5 @@ class _State:
         return out
 
 
-class _WandbSink:
-    """One W&B run; after the first failure it warns once and goes quiet."""
-
-    def __init__(self, run: Any, wandb: Any) -> None:
-        self.run = run
-        self._wandb = wandb
-
-    @classmethod
-    def start(
-        cls, tracker: Tracker, job_type: str, group: str | None, config: dict
-    ) -> _WandbSink | None:
-        wcfg = _wandb_cfg(tracker.cfg)
-        mode = _plain(getattr(wcfg, "mode", "offline"))
-        if mode == "disabled":
-            log.info("W&B disabled (wandb.mode=disabled); metrics in %s", METRICS_FILE)
-            return None
-        try:
-            import wandb
-
-            run_id = _run_id(tracker.run_dir)
-            run = wandb.init(
-                mode=mode,
-                dir=str(tracker.run_dir),
-                project=getattr(wcfg, "project", "pax"),
-                entity=getattr(wcfg, "entity", None),
-                name=getattr(wcfg, "name", None) or tracker.run_dir.name,
-                group=getattr(wcfg, "group", None) or group,
-                job_type=job_type,
-                tags=list(getattr(wcfg, "tags", []) or []),
-                notes=getattr(wcfg, "notes", "") or None,
-                config=_scrub(config),
-                id=run_id,
-                resume="allow",
-                reinit="create_new",
-                settings=wandb.Settings(
-                    console="off",
-                    silent=True,
-                    disable_git=True,
-                    save_code=False,
-                    init_timeout=float(getattr(wcfg, "init_timeout_s", 60.0)),
-                ),
-            )
-            for axis in sorted(set(STEP_AXES.values())):
-                run.define_metric(axis, hidden=True)
-            for section, axis in STEP_AXES.items():
-                run.define_metric(f"{section}/*", step_metric=axis)
-            run.define_metric("train/mean/valid_f_mae", step_metric="epoch",
-                              summary="min,last")
-        except Exception as exc:
-            log.warning("W&B could not start (%s); the run goes on with %s and plots",
-                        exc, METRICS_FILE)
-            return None
-        where = "offline; upload later with `wandb sync`" if mode == "offline" else mode
-        log.info("W&B run %s (%s) in %s/wandb", run_id, where, tracker.run_dir)
-        return cls(run, wandb)
-
-    def _guard(self, what: str, func: Any, *args: Any) -> None:
-        if self.run is None:
-            return
-        try:
-            func(*args)
-        except Exception as exc:
-            log.warning("W&B failed while %s (%s); it stays off for the rest of the "
-                        "run, %s goes on", what, exc, METRICS_FILE)
-            self.run = None
-
-    def log(self, row: dict[str, Any]) -> None:
-        self._guard("logging", lambda: self.run.log(wandb_row(row)))
-
-    def tables(self, state: _State) -> None:
-        def send() -> None:
-            data: dict[str, Any] = {}
-            if state.sampling_rows:
-                data["sampling/events"] = self._wandb.Table(
-                    columns=SAMPLING_COLUMNS, data=state.sampling_rows)
-            if state.calibration_rows:
-                table = self._wandb.Table(
-                    columns=CALIBRATION_COLUMNS, data=state.calibration_rows)
-                data["calibration/table"] = table
-                data["calibration/scatter"] = self._wandb.plot.scatter(
-                    table, "predicted_uncertainty", "force_error_max",
-                    title="predicted uncertainty vs force error (eV/Å)")
-            if data:
-                self.run.log(data)
-
-        self._guard("logging tables", send)
-
-    def summary(self, values: dict[str, Any]) -> None:
-        flat = _flatten(values)
-        self._guard("writing the summary", lambda: self.run.summary.update(flat))
-
-    def artifact(self, files: list[str]) -> None:
-        def send() -> None:
-            name = "".join(c if c.isalnum() or c in "-_." else "-"
-                           for c in self.run.name)
-            art = self._wandb.Artifact(f"{name}-model", type="model")
-            for path in files:
-                art.add_file(path)
-            self.run.log_artifact(art)
-
-        self._guard("logging the model artifact", send)
-
-    def finish(self, exit_code: int = 0) -> None:
-        self._guard("finishing", lambda: self.run.finish(exit_code=exit_code))
-        self.run = None
-
-
-def wandb_row(row: dict[str, Any]) -> dict[str, Any]:
-    """The W&B history row of a record: numbers under '<kind>/...' plus its axis.
-
-    train fields go under train/<member>/ (member "mean" or m<k>), uncertainty
-    per trajectory under uncertainty/traj_<k> and thresholds per system.
-    """
-    kind = row["kind"]
-    out: dict[str, Any] = {"time_s": row["time_s"]}
-    if kind == "train":
-        member = row.get("member", "mean")
-        prefix = f"train/{member if str(member) == 'mean' else f'm{member}'}/"
-        out["epoch"] = row.get("epoch_total", row.get("epoch", 0))
-        skip = {"epoch", "epoch_total", "member", "time_s"}
-        out.update({prefix + k: v for k, v in _numbers(row, skip).items()})
-    elif kind == "uncertainty":
-        out["md_step"] = row.get("md_step", 0)
-        out[f"uncertainty/traj_{row.get('traj', 0)}"] = row.get("uncertainty")
-        out[f"uncertainty/threshold/{row.get('system', 'all')}"] = row.get("threshold")
-        out["uncertainty/crossed"] = int(bool(row.get("crossed")))
-    elif kind in ("sampling", "calibration"):
-        out["labels"] = row.get("labels", 0)
-        skip = {"labels", "time_s"}
-        out.update({f"{kind}/{k}": v for k, v in _numbers(row, skip).items()})
-        if kind == "sampling":
-            out["sampling/failed"] = int(row.get("status", "ok") != "ok")
-    elif kind == "phase":
-        prefix = f"phase/{row.get('phase', 'run')}/"
-        out[prefix + str(row.get("event", "mark"))] = row["time_s"]
-        out.update({prefix + k: v for k, v in _numbers(row, {"time_s"}).items()})
-    else:
-        out.update({f"{kind}/{k}": v for k, v in _numbers(row, {"time_s"}).items()})
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def _numbers(row: dict[str, Any], skip: set[str]) -> dict[str, float]:
-    out = {}
-    for key, value in row.items():
-        if key in skip or key == "kind" or isinstance(value, str | list | dict):
-            continue
-        try:
-            out[key] = float(value)
-        except (TypeError, ValueError):
-            continue
-    return out
-
-
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}/"))
-        else:
-            out[f"{prefix}{key}"] = _plain(value)
-    return out
-
-
 def _wandb_cfg(cfg: Any) -> Any:
     return getattr(cfg, "wandb", None)
-
-
-def _run_id(run_dir: Path) -> str:
-    """The W&B run id of this run directory (made once, reused on resume)."""
-    path = run_dir / RUN_ID_FILE
-    if path.exists() and path.read_text().strip():
-        return path.read_text().strip()
-    alphabet = string.ascii_lowercase + string.digits
-    run_id = "".join(secrets.choice(alphabet) for _ in range(8))
-    path.write_text(run_id + "\n")
-    return run_id
-
-
-def _scrub(config: dict[str, Any]) -> dict[str, Any]:
-    """The config with the W&B API key (if it is anywhere in it) masked."""
-    key = os.environ.get("WANDB_API_KEY")
-    if not key:
-        return config
-    text = json.dumps(config, default=_jsonable).replace(key, "***")
-    return json.loads(text)
-
-
-def _plain(value: Any) -> Any:
-    """Enums as their values, arrays and tensor scalars as Python values."""
-    if isinstance(value, Enum):
-        return value.value
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "value"):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)

@@ -3,8 +3,8 @@ import logging
 
 import pytest
 
-from pax import tracking
-from pax.tracking import Tracker, read_metrics, wandb_row
+from pax.tracking import Tracker, read_metrics
+from pax.tracking_wandb import WandbSink, scrub_api_key, wandb_row
 from tests.unit.tracking.synthetic import feed
 
 
@@ -152,8 +152,8 @@ def test_failure_mid_run_warns_once_and_stops_wandb(tmp_path, caplog, monkeypatc
         def finish(self, exit_code=0):
             raise AssertionError("finish must not be called on a dead W&B run")
 
-    sink = tracking._WandbSink(FailingRun(), wandb=None)
-    monkeypatch.setattr(tracking._WandbSink, "start", classmethod(lambda *a: sink))
+    sink = WandbSink(FailingRun(), wandb=None)
+    monkeypatch.setattr(WandbSink, "start", classmethod(lambda *a: sink))
     with caplog.at_level(logging.WARNING, logger="pax.tracking"):
         with Tracker(tmp_path) as tracker:
             assert tracker.wandb_active
@@ -167,4 +167,4 @@ def test_failure_mid_run_warns_once_and_stops_wandb(tmp_path, caplog, monkeypatc
 
 def test_api_key_is_masked_in_the_config(monkeypatch):
     monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
-    assert tracking._scrub({"a": {"b": "x" + "k" * 40}}) == {"a": {"b": "x***"}}
+    assert scrub_api_key({"a": {"b": "x" + "k" * 40}}) == {"a": {"b": "x***"}}
