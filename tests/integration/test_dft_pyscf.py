@@ -8,7 +8,7 @@ from ase.io import read
 from pax.dft import label
 from pax.dft.config import PySCFConfig
 from pax.paths import resolve_path
-from tests.integration._fd import fd_forces
+from tests.integration.test_dft_fd import fd_forces
 
 # small basis, loose grid, tight SCF: quick and still an exact gradient
 TINY = {"basis": "6-31g", "grid_level": 1, "conv_tol": 1e-11, "charge": 0, "multiplicity": 1}

@@ -8,7 +8,7 @@ from ase.io import read
 from pax.dft import label
 from pax.dft.config import XTBConfig, XTBMethod
 from pax.paths import resolve_path
-from tests.integration._fd import fd_forces
+from tests.integration.test_dft_fd import fd_forces
 
 
 @pytest.fixture

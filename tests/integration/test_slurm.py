@@ -189,7 +189,7 @@ def test_sweep_on_slurm_with_the_submitit_preset(tmp_path: Path, slurm):
             cmd, cwd=ROOT, capture_output=True, text=True, timeout=240, env={**os.environ}
         )
     finally:
-        for job_dir in (sweep / ".submitit").glob("*_*"):
+        for job_dir in (sweep / ".submitit").glob("*_*/"):
             subprocess.run(["scancel", job_dir.name.split("_")[0]], check=False, timeout=30)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     plans = sorted(sweep.glob("*/plan.txt"))
