@@ -292,6 +292,12 @@ class ReferencePool:
             return self._workers_seen
         return local_workers(self.cluster_cfg)
 
+    @property
+    def busy_s(self) -> float:
+        """Worker-seconds spent in calculations finished since the pool opened."""
+        with self._lock:
+            return self._busy_s
+
     def utilisation(self) -> float:
         """Busy worker-seconds over available worker-seconds since the pool opened."""
         with self._lock:
