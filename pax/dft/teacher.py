@@ -38,50 +38,55 @@ def label(atoms: Atoms, cfg: TeacherConfig, workdir: str) -> Labelled:
 def compute(atoms: Atoms, cfg: TeacherConfig) -> Labelled:
     """The model's prediction in this process; errors raise (run it via `label`)."""
     path = str(resolve_model(cfg.model))
-    key = (path, os.path.getmtime(path), cfg.device, cfg.default_dtype)
-    if key not in _models:
+    cache_key = (path, os.path.getmtime(path), cfg.device, cfg.default_dtype)
+    if cache_key not in _models:
         from mace.calculators import MACECalculator
 
         _models.clear()
-        _models[key] = MACECalculator(
+        _models[cache_key] = MACECalculator(
             model_paths=path, device=cfg.device, default_dtype=cfg.default_dtype
         )
     atoms = atoms.copy()
-    atoms.calc = _models[key]
+    atoms.calc = _models[cache_key]
     energy = float(atoms.get_potential_energy())
     forces = atoms.get_forces()
     stress = atoms.get_stress(voigt=True) if atoms.pbc.all() else None
     return Labelled("ok", energy, forces, stress)
 
 
-def resolve_model(model: str) -> Path:
+def resolve_model(model: str, key: str = "dft.model") -> Path:
     """The model file for dft.model: an existing path, or a cached foundation model.
 
     Names are mace-mp-<size> (small, medium, large, medium-mpa-0, ...) and
     mace-off-<size> (small, medium, large); pax never downloads weights.
 
+    Args:
+        model: a file path or a foundation-model name.
+        key: the config key named in errors (al.idg.foundation_model uses this too).
+
     Raises:
-        ConfigError: naming dft.model when no such file or cached weights exist.
+        ConfigError: naming `key` when no such file or cached weights exist.
     """
     path = Path(model).expanduser()
     if path.is_file():
         return path.resolve()
     if not model.startswith((MP_PREFIX, OFF_PREFIX)):
-        raise ConfigError("dft.model", model, _HOW_TO)
+        raise ConfigError(key, model, _how_to(key))
     candidates = _cached_files(model)
     for candidate in candidates:
         if candidate.is_file():
             return candidate
     where = ", ".join(str(c) for c in candidates) or "no known URL for this name"
     raise ConfigError(
-        "dft.model", model, f"no cached weights (looked for {where}); {_HOW_TO}"
+        key, model, f"no cached weights (looked for {where}); {_how_to(key)}"
     )
 
 
-_HOW_TO = (
-    "pass a MACE model file: dft.model=/path/to/file.model "
-    "(download it once elsewhere, or use a name whose weights are in ~/.cache/mace)"
-)
+def _how_to(key: str) -> str:
+    return (
+        f"pass a MACE model file: {key}=/path/to/file.model (download it once "
+        "elsewhere, or use a name whose weights are in ~/.cache/mace)"
+    )
 
 
 def _cached_files(model: str) -> list[Path]:

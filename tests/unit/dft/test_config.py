@@ -88,3 +88,12 @@ def test_system_charge_and_spin_reach_the_method():
     assert (cfg.dft.charge, cfg.dft.multiplicity) == (1, 2)
     cfg = build(["dft=pyscf", "system.charge=1", "dft.charge=-1"])
     assert cfg.dft.charge == -1
+
+
+def test_resolve_model_names_the_callers_key(empty_mace_cache):
+    from pax.dft.teacher import resolve_model
+
+    with pytest.raises(ConfigError) as err:
+        resolve_model("mace-off-small", key="al.idg.foundation_model")
+    assert err.value.key == "al.idg.foundation_model"
+    assert "al.idg.foundation_model=/path/to/file.model" in str(err.value)
