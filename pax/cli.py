@@ -88,6 +88,8 @@ def _job(cfg: DictConfig, stage: str) -> float | None:
 def _run_job(cfg: DictConfig, stage: str) -> float | None:
     from pax.run import run
 
+    for noisy in ("parsl", "matplotlib", "wandb", "urllib3", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     run_cfg = to_run_config(cfg)
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)

@@ -129,7 +129,7 @@ def _finish(ctx, summary: dict, t0: float, done: bool) -> float:
         }
     )
     metrics = ctx.ensemble.evaluate(ctx.store.get("valid"))
-    summary["final_mae"] = float(metrics["mean"]["valid_f_mae"])
+    summary["final_mae"] = float(metrics["mean"]["f_mae"])
     summary.setdefault("stop_reason", summary.get("idg_stop_reason"))
     results = write_results(ctx, summary)
     ctx.tracker.plots("final")

@@ -20,15 +20,16 @@ def converge(ctx: Context) -> None:
     if al.converge.value == "none":
         return
     ctx.tracker.log("phase", {"phase": "converge", "event": "start"})
-    ctx.ensemble.converge(
+    result = ctx.ensemble.converge(
         ctx.member_train_sets(),
         ctx.store.get("valid"),
         al.convergence_patience,
         al.convergence_margin,
         al.max_convergence_epochs,
         members=al.converge.value,
-        on_epoch=lambda r: ctx.tracker.log("train", {"phase": "converge", **r}),
     )
+    for record in result.get("records", []):
+        ctx.tracker.log("train", {**record, "phase": "converge"})
     ctx.tracker.log("phase", {"phase": "converge", "event": "end"})
 
 

@@ -90,10 +90,10 @@ class ActiveLearning:
             )
             if reason:
                 break
-            if self.pending_epochs > 0:
-                self._train_chunk()
+            # MD first: labels submitted at the last check compute meanwhile.
             running = self.md.running
             if running.any():
+                in_flight = ctx.pool.in_flight
                 self.md.advance(self.al.skip_step_mlff)
                 self.quiet_steps[running] += self.al.skip_step_mlff
                 ctx.tracker.log(
@@ -102,11 +102,14 @@ class ActiveLearning:
                         "phase": "al",
                         "md_steps": int(self.md.steps.sum()),
                         "running": int(running.sum()),
-                        "in_flight": ctx.pool.in_flight,
+                        "in_flight": in_flight,
+                        "in_flight_after": ctx.pool.in_flight,
                     },
                 )
                 self._check()
-            elif self.pending_epochs == 0:
+            if self.pending_epochs > 0:
+                self._train_chunk()
+            elif not running.any():
                 time.sleep(0.02)
             self._progress()
             ctx.save("al", self._state(), every_s=10.0)
@@ -276,11 +279,7 @@ class ActiveLearning:
 
     def _evaluate(self) -> None:
         metrics = self.ctx.ensemble.evaluate(self.ctx.store.get("valid"))
-        self.mae = (
-            float(metrics["mean"]["valid_f_mae"])
-            if "mean" in metrics
-            else float(metrics["valid_f_mae"])
-        )
+        self.mae = float(metrics["mean"]["f_mae"])
 
     def _finish_in_flight(self) -> None:
         ctx = self.ctx
