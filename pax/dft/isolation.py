@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct("<Q")  # payload length in bytes
 _READY = b"R"
 _START_TIMEOUT_S = 120.0  # a fresh child imports numpy/ase; a loaded node is slow
+# A child keeps the thread settings it started with; when they change, start anew.
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 _lock = threading.Lock()
 _idle: list[_Child] = []
@@ -49,6 +51,7 @@ class _Child:
             p for p in (root, env.get("PYTHONPATH")) if p
         )
         self.owner = os.getpid()
+        self.threads = _thread_env()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from pax.dft.isolation import serve; serve()"],
             stdin=subprocess.PIPE,
@@ -143,6 +146,7 @@ def run_isolated(target: str, args: tuple, timeout_s: float) -> Labelled:
                 "calculation process killed"
             )
         keep = True
+        result.info["calc_pid"] = child.pid
         return result
     except (ChildDied, OSError) as exc:
         return Labelled.failed(
@@ -170,16 +174,25 @@ def shutdown() -> None:
 
 
 def _acquire() -> _Child:
+    found, stale = None, []
     with _lock:
-        while _idle:
+        while _idle and found is None:
             child = _idle.pop()
-            if child.owner == os.getpid() and child.proc.poll() is None:
-                _busy.add(child)
-                return child
-    child = _Child()
-    with _lock:
-        _busy.add(child)
-    return child
+            if child.owner != os.getpid():
+                continue  # inherited through a fork: not ours to use or kill
+            if child.proc.poll() is None and child.threads == _thread_env():
+                found = child
+            else:
+                stale.append(child)
+        if found is not None:
+            _busy.add(found)
+    for child in stale:
+        child.close()
+    if found is None:
+        found = _Child()
+        with _lock:
+            _busy.add(found)
+    return found
 
 
 def _release(child: _Child, keep: bool) -> None:
@@ -187,6 +200,10 @@ def _release(child: _Child, keep: bool) -> None:
         _busy.discard(child)
         if keep and child.proc.poll() is None:
             _idle.append(child)
+
+
+def _thread_env() -> tuple:
+    return tuple(os.environ.get(name) for name in _THREAD_VARS)
 
 
 def _read_exact(fd: int, size: int, timeout_s: float | None) -> bytes | None:

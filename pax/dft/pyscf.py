@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from ase import Atoms
@@ -37,8 +38,10 @@ def compute(atoms: Atoms, cfg: PySCFConfig) -> Labelled:
     from ase.units import Bohr, Hartree
     from pyscf import dft, gto, lib
 
-    if cfg.threads > 0:
-        lib.num_threads(cfg.threads)  # 0 keeps OMP_NUM_THREADS of this process
+    # 0 follows OMP_NUM_THREADS; set every call, the child process is reused
+    lib.num_threads(
+        cfg.threads or int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count())
+    )
     spin = (cfg.multiplicity or 1) - 1  # 2S, unpaired electrons
     mol = gto.M(
         atom=[
@@ -74,5 +77,5 @@ def compute(atoms: Atoms, cfg: PySCFConfig) -> Labelled:
         "ok",
         float(energy_Ha) * Hartree,
         -gradient * (Hartree / Bohr),
-        info={"scf_cycles": cycles},
+        info={"scf_cycles": cycles, "threads": lib.num_threads()},
     )

@@ -31,6 +31,14 @@ def test_forces_match_finite_differences(water):
     assert np.abs(fd - result.forces).max() < 1e-3
 
 
+def test_threads_follow_the_worker_environment(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert label(molecule("H2"), PySCFConfig(**TINY), ".").info["threads"] == 2
+    cfg = PySCFConfig(**{**TINY, "threads": 1})
+    assert label(molecule("H2"), cfg, ".").info["threads"] == 1
+    assert label(molecule("H2"), PySCFConfig(**TINY), ".").info["threads"] == 2
+
+
 def test_open_shell_radical_uses_uks():
     hydroxyl = molecule("OH")
     result = label(hydroxyl, PySCFConfig(**{**TINY, "multiplicity": 2}), ".")

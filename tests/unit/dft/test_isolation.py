@@ -103,3 +103,10 @@ def test_label_runs_in_a_spawned_worker(copper):
     assert result.ok
     direct = label(copper, EMTConfig(), ".")
     assert result.energy == pytest.approx(direct.energy, abs=1e-12)
+
+
+def test_child_is_reused_until_thread_settings_change(copper, monkeypatch):
+    first = label(copper, EMTConfig(), ".").info["calc_pid"]
+    assert label(copper, EMTConfig(), ".").info["calc_pid"] == first
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert label(copper, EMTConfig(), ".").info["calc_pid"] != first
