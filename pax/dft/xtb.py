@@ -29,7 +29,7 @@ def label(atoms: Atoms, cfg: XTBConfig, workdir: str) -> Labelled:
 
 
 def compute(atoms: Atoms, cfg: XTBConfig) -> Labelled:
-    """XTB in this process; raises on failure (run it through `label`)."""
+    """XTB in this process: SCC failure is a failed label, other errors raise."""
     from ase.calculators.calculator import CalculationFailed
 
     atoms = atoms.copy()
