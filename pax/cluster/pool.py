@@ -72,6 +72,11 @@ class ReferencePool:
         self.dft_cfg = dft_cfg
         self.run_dir = Path(run_dir).resolve()
         self.label = run_label(self.run_dir)
+        if isinstance(cluster_cfg, SlurmClusterConfig):
+            per_block = cluster_cfg.nodes_per_block * cluster_cfg.workers_per_node
+            self._planned = max(cluster_cfg.init_blocks, 1) * per_block
+        else:
+            self._planned = local_workers(cluster_cfg)
         self._lock = threading.Condition()
         self._flights: dict[str, _Flight] = {}
         self._inflight_by_hash: dict[str, str] = {}
@@ -79,7 +84,7 @@ class ReferencePool:
         self._recovered: list[Completed] = []
         self._busy_s = 0.0
         self._available_s = 0.0
-        self._workers_seen = 0
+        self._connected = 0
         self._t_sample = 0.0
         self._ledger: Ledger | None = None
         self._dfk: DataFlowKernel | None = None
@@ -126,10 +131,9 @@ class ReferencePool:
             label_on_worker, data_flow_kernel=self._dfk, executors=[self.label]
         )
         self._t_sample = time.monotonic()
-        if self._is_slurm:
-            threading.Thread(
-                target=self._monitor, name="pax-pool-workers", daemon=True
-            ).start()
+        threading.Thread(
+            target=self._monitor, name="pax-pool-workers", daemon=True
+        ).start()
         unfinished = [e for e in entries if e.state == "submitted"]
         for entry in unfinished:
             self._ledger.append({"event": "resubmitted", "ticket": entry.ticket})
@@ -287,10 +291,16 @@ class ReferencePool:
 
     @property
     def workers(self) -> int:
-        """Reference workers available (Slurm: connected now) or planned (local)."""
-        if self._is_slurm:
-            return self._workers_seen
-        return local_workers(self.cluster_cfg)
+        """Reference workers connected now, or planned while none are (count)."""
+        with self._lock:
+            connected = self._connected
+        return connected or self._planned
+
+    @property
+    def connected_workers(self) -> int:
+        """Workers connected to Parsl at the last check (checked every second or so)."""
+        with self._lock:
+            return self._connected
 
     @property
     def busy_s(self) -> float:
@@ -299,16 +309,16 @@ class ReferencePool:
             return self._busy_s
 
     def utilisation(self) -> float:
-        """Busy worker-seconds over available worker-seconds since the pool opened."""
+        """Busy worker-seconds over connected worker-seconds since the pool opened."""
         with self._lock:
-            if not self._is_slurm:
-                self._available_s = self.workers * (time.monotonic() - self._t_sample)
-            available, busy = self._available_s, self._busy_s
-        return busy / available if available > 0 else 0.0
+            now = time.monotonic()
+            available = self._available_s + self._connected * (now - self._t_sample)
+            busy = self._busy_s
+        return min(1.0, busy / available) if available > 0 else 0.0
 
     def _monitor(self) -> None:
-        """Integrate the connected Slurm workers over time (every poll interval)."""
-        period = max(1.0, float(self.cluster_cfg.poll_interval_s) / 2)
+        """Count the connected workers and integrate them over time."""
+        period = min(1.0, float(getattr(self.cluster_cfg, "poll_interval_s", 1)))
         while not self._stop_monitor.wait(period):
             dfk = self._dfk
             if dfk is None:
@@ -323,8 +333,8 @@ class ReferencePool:
                 continue
             now = time.monotonic()
             with self._lock:
-                self._available_s += self._workers_seen * (now - self._t_sample)
-                self._workers_seen, self._t_sample = count, now
+                self._available_s += self._connected * (now - self._t_sample)
+                self._connected, self._t_sample = count, now
 
     def _raise_fatal(self) -> None:
         if self._fatal is not None:

@@ -54,7 +54,9 @@ def cluster(slurm: bool):
 
 def batch(cfg, dft_cfg, n, seed):
     """(seconds to the first result, seconds for all, utilisation) of one fresh pool."""
-    with ReferencePool(cfg, dft_cfg, Path(tempfile.mkdtemp(prefix="pax_measure_"))) as pool:
+    with ReferencePool(
+        cfg, dft_cfg, Path(tempfile.mkdtemp(prefix="pax_measure_"))
+    ) as pool:
         t0 = time.monotonic()
         for i, atoms in enumerate(frames(n, seed)):
             pool.submit(atoms, {"i": i})
@@ -92,10 +94,17 @@ def main():
     where = "slurm" if args.slurm else "local"
 
     first, _, _ = batch(cfg, EMTConfig(charge=0, multiplicity=1), 1, 0)
-    print(f"[{where}] submit -> first result: {first:.2f} s (pool just opened)", flush=True)
+    print(
+        f"[{where}] submit -> first result: {first:.2f} s (pool just opened)",
+        flush=True,
+    )
 
-    done, elapsed, _ = warm_batch(cfg, EMTConfig(charge=0, multiplicity=1), args.tasks, 1)
-    print(f"[{where}] {done} instant tasks in {elapsed:.2f} s = {done / elapsed:.0f} tasks/s")
+    done, elapsed, _ = warm_batch(
+        cfg, EMTConfig(charge=0, multiplicity=1), args.tasks, 1
+    )
+    print(
+        f"[{where}] {done} instant tasks in {elapsed:.2f} s = {done / elapsed:.0f} tasks/s"
+    )
 
     slow = EMTConfig(delay_s=0.5, charge=0, multiplicity=1)
     done, elapsed, util = warm_batch(cfg, slow, 20, 2)

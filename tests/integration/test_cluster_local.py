@@ -67,7 +67,9 @@ def test_twenty_labels_with_two_workers(tmp_path: Path):
     with ReferencePool(cfg, dft_cfg, tmp_path) as pool:
         assert pool.workers == 2
         t0 = time.monotonic()
-        tickets = [pool.submit(a, {"phase": "test", "i": i}) for i, a in enumerate(frames)]
+        tickets = [
+            pool.submit(a, {"phase": "test", "i": i}) for i, a in enumerate(frames)
+        ]
         assert len(set(tickets)) == 20 and pool.in_flight == 20
         got = []
         while len(got) < 20 and time.monotonic() - t0 < 120:
@@ -75,13 +77,17 @@ def test_twenty_labels_with_two_workers(tmp_path: Path):
             time.sleep(0.01)
         elapsed = time.monotonic() - t0
         utilisation = pool.utilisation()
-        assert pool.in_flight == 0
-    print(f"\n[cluster local] {dft_cfg.kind}: 20 labels in {elapsed:.2f} s, utilisation {utilisation:.2f}")
+        assert pool.in_flight == 0 and pool.connected_workers == 2
+    print(
+        f"\n[cluster local] {dft_cfg.kind}: 20 labels in {elapsed:.2f} s, utilisation {utilisation:.2f}"
+    )
     assert sorted(c.ticket for c in got) == sorted(tickets)
     assert all(c.result.ok for c in got)
     by_i = {c.tag["i"]: c for c in got}
     for i in (0, 7, 19):
-        assert by_i[i].result.energy == pytest.approx(direct_energy(frames[i], dft_cfg), abs=1e-6)
+        assert by_i[i].result.energy == pytest.approx(
+            direct_energy(frames[i], dft_cfg), abs=1e-6
+        )
         assert by_i[i].result.forces.shape == (3, 3)
     assert len({c.result.info["pid"] for c in got}) == 2  # both workers worked
     assert {c.result.info["omp_threads"] for c in got} == {"1"}
@@ -121,7 +127,10 @@ def test_failed_label_is_recorded_not_raised(tmp_path: Path):
         ticket = pool.submit(atoms, {"i": 0})
         (done,) = pool.drain(60)
     assert done.ticket == ticket and not done.result.ok and done.result.reason
-    assert [r["event"] for r in read_records(tmp_path / "ledger.jsonl")] == ["submitted", "failed"]
+    assert [r["event"] for r in read_records(tmp_path / "ledger.jsonl")] == [
+        "submitted",
+        "failed",
+    ]
 
 
 CHILD = """
@@ -143,7 +152,9 @@ with ReferencePool(LocalClusterConfig(max_workers=2), reference(0.4), Path(sys.a
 @pytest.mark.slow
 def test_sigkill_mid_batch_then_restart_labels_each_geometry_once(tmp_path: Path):
     ledger = tmp_path / "ledger.jsonl"
-    log = open(tmp_path / "child.log", "w")  # a file, not a pipe: orphans cannot hold it
+    log = open(
+        tmp_path / "child.log", "w"
+    )  # a file, not a pipe: orphans cannot hold it
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(tmp_path)],
         cwd=ROOT,
@@ -155,7 +166,11 @@ def test_sigkill_mid_batch_then_restart_labels_each_geometry_once(tmp_path: Path
     try:
 
         def some_done():
-            done = sum(r["event"] == "done" for r in read_records(ledger)) if ledger.exists() else 0
+            done = (
+                sum(r["event"] == "done" for r in read_records(ledger))
+                if ledger.exists()
+                else 0
+            )
             return 3 <= done < 12
 
         wait_for(some_done, 60, "3 labels from the child")
@@ -184,7 +199,9 @@ def test_sigkill_mid_batch_then_restart_labels_each_geometry_once(tmp_path: Path
         resubmitted = pool.in_flight
         assert resubmitted == 12 - len(done_before)
         # the workflow asks for every geometry again: nothing is computed twice
-        tickets = [pool.submit(a, {"i": i, "again": True}) for i, a in enumerate(frames)]
+        tickets = [
+            pool.submit(a, {"i": i, "again": True}) for i, a in enumerate(frames)
+        ]
         assert pool.in_flight == resubmitted
         got = pool.drain(60)
     assert pool.in_flight == 0
@@ -192,12 +209,18 @@ def test_sigkill_mid_batch_then_restart_labels_each_geometry_once(tmp_path: Path
     hashes = {geometry_hash(a) for a in frames}
     submitted = {r["ticket"]: r["hash"] for r in records if r["event"] == "submitted"}
     assert set(submitted.values()) == hashes and len(submitted) == 12
-    done_per_hash = Counter(submitted[r["ticket"]] for r in records if r["event"] == "done")
-    assert done_per_hash == dict.fromkeys(hashes, 1)  # every geometry labelled exactly once
+    done_per_hash = Counter(
+        submitted[r["ticket"]] for r in records if r["event"] == "done"
+    )
+    assert done_per_hash == dict.fromkeys(
+        hashes, 1
+    )  # every geometry labelled exactly once
     assert sum(r["event"] == "resubmitted" for r in records) == resubmitted
     # every submit of the restarted run was answered, under the tickets of the first run
     assert sorted(tickets) == sorted(submitted)
     answered = Counter(c.ticket for c in got if c.tag.get("again"))
     assert answered == dict.fromkeys(submitted, 1)
-    with ReferencePool(cfg, reference(0.4), tmp_path) as pool:  # a third start: all known
+    with ReferencePool(
+        cfg, reference(0.4), tmp_path
+    ) as pool:  # a third start: all known
         assert len(pool.recovered()) == 12 and pool.in_flight == 0

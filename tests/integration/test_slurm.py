@@ -28,11 +28,18 @@ PARTITION = os.environ.get("PAX_SLURM_PARTITION", "debug")
 
 def _why_no_slurm() -> str | None:
     if shutil.which("sbatch") is None:
-        return "no sbatch on PATH: run scripts/slurm/start.sh as root to get a local Slurm"
+        return (
+            "no sbatch on PATH: run scripts/slurm/start.sh as root to get a local Slurm"
+        )
     try:
-        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=15)
+        ping = subprocess.run(
+            ["scontrol", "ping"], capture_output=True, text=True, timeout=15
+        )
         state = subprocess.run(
-            ["sinfo", "-h", "-p", PARTITION, "-o", "%T"], capture_output=True, text=True, timeout=15
+            ["sinfo", "-h", "-p", PARTITION, "-o", "%T"],
+            capture_output=True,
+            text=True,
+            timeout=15,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return f"Slurm does not answer: {exc}"
@@ -40,7 +47,9 @@ def _why_no_slurm() -> str | None:
         return f"slurmctld is not up ({ping.stdout.strip() or ping.stderr.strip()})"
     states = set(state.stdout.split())
     if not states & {"idle", "mixed", "allocated", "completing"}:
-        return f"partition {PARTITION!r} has no usable node (states: {states or 'none'})"
+        return (
+            f"partition {PARTITION!r} has no usable node (states: {states or 'none'})"
+        )
     return None
 
 
@@ -109,7 +118,7 @@ def test_labels_run_inside_a_slurm_block_and_close_leaves_no_job(run_dir: Path):
             pool.submit(atoms, {"i": i})
         got = pool.drain(90)
         rate = len(frames) / (time.monotonic() - t1)
-        utilisation, workers = pool.utilisation(), pool.workers
+        utilisation, workers = pool.utilisation(), pool.connected_workers
     print(
         f"\n[slurm] {dft_cfg.kind}: first result {first_s:.2f} s after submit (block start "
         f"included); {len(frames)} short tasks at {rate:.0f}/s; utilisation {utilisation:.2f} "
@@ -120,8 +129,12 @@ def test_labels_run_inside_a_slurm_block_and_close_leaves_no_job(run_dir: Path):
     job_ids = {r.info["slurm_job_id"] for r in results}
     assert None not in job_ids and job_ids <= seen_jobs, (job_ids, seen_jobs)
     records = read_records(run_dir / "ledger.jsonl")
-    assert {r["result"]["info"]["slurm_job_id"] for r in records if r["event"] == "done"} == job_ids
-    assert not wait_until_no_jobs(label), "squeue still lists a block after the pool closed"
+    assert {
+        r["result"]["info"]["slurm_job_id"] for r in records if r["event"] == "done"
+    } == job_ids
+    assert not wait_until_no_jobs(label), (
+        "squeue still lists a block after the pool closed"
+    )
 
 
 @pytest.mark.slow
@@ -130,7 +143,11 @@ def test_scancel_of_the_block_mid_task_retries_on_a_new_block(run_dir: Path):
     frames = geometries(4, seed=7)
     with ReferencePool(slurm_cfg(), reference(delay_s=4.0), run_dir) as pool:
         tickets = [pool.submit(a, {"i": i}) for i, a in enumerate(frames)]
-        wait_for(lambda: pool.workers >= 2, 60, "two workers connected in a Slurm block")
+        wait_for(
+            lambda: pool.connected_workers >= 2,
+            60,
+            "two workers connected in a Slurm block",
+        )
         (block,) = jobs_of_run(label)
         time.sleep(1.5)  # both workers are inside a 4 s task now
         assert pool.completed() == []
@@ -138,12 +155,18 @@ def test_scancel_of_the_block_mid_task_retries_on_a_new_block(run_dir: Path):
         t_cancel = time.monotonic()
         got = pool.drain(120)
         recovered_s = time.monotonic() - t_cancel
-    print(f"\n[slurm] block {block} cancelled: all tasks done {recovered_s:.1f} s later")
+    print(
+        f"\n[slurm] block {block} cancelled: all tasks done {recovered_s:.1f} s later"
+    )
     assert sorted(c.ticket for c in got) == sorted(tickets)
     assert all(c.result.ok for c in got), [c.result.reason for c in got]
     new_blocks = {c.result.info["slurm_job_id"] for c in got}
     assert block not in new_blocks and None not in new_blocks
-    done = Counter(r["ticket"] for r in read_records(run_dir / "ledger.jsonl") if r["event"] == "done")
+    done = Counter(
+        r["ticket"]
+        for r in read_records(run_dir / "ledger.jsonl")
+        if r["event"] == "done"
+    )
     assert done == dict.fromkeys(tickets, 1)
     assert not wait_until_no_jobs(label)
 
@@ -166,7 +189,9 @@ def test_blocks_slurm_refuses_give_a_clear_error(run_dir: Path):
             pool.drain(60)
             pytest.fail("drain returned without the error")
     records = read_records(run_dir / "ledger.jsonl")
-    assert [r["event"] for r in records] == ["submitted"]  # rerun once the config is fixed
+    assert [r["event"] for r in records] == [
+        "submitted"
+    ]  # rerun once the config is fixed
 
 
 def test_sweep_on_slurm_with_the_submitit_preset(tmp_path: Path, slurm):
@@ -186,11 +211,18 @@ def test_sweep_on_slurm_with_the_submitit_preset(tmp_path: Path, slurm):
     ]
     try:
         out = subprocess.run(
-            cmd, cwd=ROOT, capture_output=True, text=True, timeout=240, env={**os.environ}
+            cmd,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env={**os.environ},
         )
     finally:
         for job_dir in (sweep / ".submitit").glob("*_*/"):
-            subprocess.run(["scancel", job_dir.name.split("_")[0]], check=False, timeout=30)
+            subprocess.run(
+                ["scancel", job_dir.name.split("_")[0]], check=False, timeout=30
+            )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     plans = sorted(sweep.glob("*/plan.txt"))
     assert [p.parent.name for p in plans] == [

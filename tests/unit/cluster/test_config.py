@@ -23,7 +23,11 @@ from tests.conftest import build
         (SlurmClusterConfig, {"walltime": "1h"}, "cluster.walltime"),
         (SlurmClusterConfig, {"max_blocks": 0, "init_blocks": 0}, "cluster.max_blocks"),
         (SlurmClusterConfig, {"min_blocks": 2, "max_blocks": 1}, "cluster.max_blocks"),
-        (SlurmClusterConfig, {"init_blocks": 3, "max_blocks": 2}, "cluster.init_blocks"),
+        (
+            SlurmClusterConfig,
+            {"init_blocks": 3, "max_blocks": 2},
+            "cluster.init_blocks",
+        ),
         (SlurmClusterConfig, {"workers_per_node": 0}, "cluster.workers_per_node"),
         (SlurmClusterConfig, {"launcher": "mpirun"}, "cluster.launcher"),
         (SlurmClusterConfig, {"parallelism": 0}, "cluster.parallelism"),
@@ -62,6 +66,11 @@ def test_slurm_preset_reaches_the_dataclass():
     )
     c = cfg.cluster
     assert isinstance(c, SlurmClusterConfig)
-    assert (c.partition, c.account, c.walltime, c.max_blocks) == ("compute", "proj1", "04:00:00", 4)
+    assert (c.partition, c.account, c.walltime, c.max_blocks) == (
+        "compute",
+        "proj1",
+        "04:00:00",
+        4,
+    )
     assert c.worker_init == "module load intel-oneapi-mpi"
     assert c.scheduler_options == ["--constraint=cpu"]

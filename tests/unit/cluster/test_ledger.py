@@ -19,7 +19,9 @@ from pax.dft.labelled import Labelled
 
 
 def _ok(n_atoms=3):
-    return Labelled("ok", -1.5, np.arange(3.0 * n_atoms).reshape(n_atoms, 3), wall_s=0.1)
+    return Labelled(
+        "ok", -1.5, np.arange(3.0 * n_atoms).reshape(n_atoms, 3), wall_s=0.1
+    )
 
 
 def test_hash_ignores_noise_below_the_quantum_and_sees_real_moves():
@@ -42,9 +44,13 @@ def test_atoms_and_labels_round_trip():
     atoms = bulk("Cu", cubic=True)
     atoms.info["note"] = "x"
     back = atoms_from_dict(json.loads(json.dumps(atoms_to_dict(atoms))))
-    assert np.allclose(back.positions, atoms.positions) and (back.pbc == atoms.pbc).all()
+    assert (
+        np.allclose(back.positions, atoms.positions) and (back.pbc == atoms.pbc).all()
+    )
     assert back.info["note"] == "x" and geometry_hash(back) == geometry_hash(atoms)
-    result = Labelled("ok", -3.0, np.ones((4, 3)), np.arange(6.0), 0.2, info={"n": np.int64(3)})
+    result = Labelled(
+        "ok", -3.0, np.ones((4, 3)), np.arange(6.0), 0.2, info={"n": np.int64(3)}
+    )
     again = labelled_from_dict(json.loads(json.dumps(labelled_to_dict(result))))
     assert again.energy == -3.0 and np.array_equal(again.stress, np.arange(6.0))
     assert again.info["n"] == 3 and again.forces.shape == (4, 3)
@@ -65,7 +71,10 @@ def test_reopen_sees_every_state(tmp_path):
     assert states == {"000000": "done", "000001": "failed", "000002": "submitted"}
     assert again.entries["000002"].tag == {"traj": 2}
     assert list(again.done_by_hash()) == ["h000000"]
-    assert [r["event"] for r in read_records(path)] == ["submitted"] * 3 + ["done", "failed"]
+    assert [r["event"] for r in read_records(path)] == ["submitted"] * 3 + [
+        "done",
+        "failed",
+    ]
     again.close()
 
 

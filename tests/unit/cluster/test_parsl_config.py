@@ -25,7 +25,9 @@ def fake_slurm(monkeypatch):
     tests/integration/test_slurm.py checks the same against a real Slurm.
     """
     monkeypatch.setattr(parsl_config.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(parsl_config, "slurm_partitions", lambda timeout_s: {"debug", "compute"})
+    monkeypatch.setattr(
+        parsl_config, "slurm_partitions", lambda timeout_s: {"debug", "compute"}
+    )
 
 
 def test_run_label_is_stable_and_distinct(tmp_path: Path):
@@ -46,7 +48,10 @@ def test_local_config(tmp_path: Path):
     assert Path(config.run_dir) == tmp_path.resolve() / "parsl"
     assert executor.heartbeat_threshold == cfg.heartbeat_threshold_s
     # the interchange is started by name: this environment's bin/ leads PATH
-    assert str(Path(sys.executable).parent) == __import__("os").environ["PATH"].split(":")[0]
+    assert (
+        str(Path(sys.executable).parent)
+        == __import__("os").environ["PATH"].split(":")[0]
+    )
 
 
 def test_local_refuses_more_cores_than_the_machine(tmp_path: Path):
@@ -94,7 +99,10 @@ def test_worker_init_without_env_activation():
 
 
 def test_scheduler_lines():
-    assert scheduler_lines(["--mem=0", " ", "#SBATCH -C cpu"]) == "#SBATCH --mem=0\n#SBATCH -C cpu"
+    assert (
+        scheduler_lines(["--mem=0", " ", "#SBATCH -C cpu"])
+        == "#SBATCH --mem=0\n#SBATCH -C cpu"
+    )
 
 
 def test_unknown_partition_names_the_key(tmp_path: Path, fake_slurm):
