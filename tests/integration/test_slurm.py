@@ -171,6 +171,23 @@ def test_scancel_of_the_block_mid_task_retries_on_a_new_block(run_dir: Path):
     assert not wait_until_no_jobs(label)
 
 
+def test_ctrl_c_inside_the_pool_cancels_the_block_and_keeps_work_for_restart(
+    run_dir: Path,
+):
+    label = run_label(run_dir)
+    pool = ReferencePool(slurm_cfg(), reference(delay_s=30.0), run_dir)
+    with pytest.raises(KeyboardInterrupt), pool:
+        tickets = [
+            pool.submit(a, {"i": i}) for i, a in enumerate(geometries(2, seed=8))
+        ]
+        wait_for(lambda: pool.connected_workers >= 2, 60, "workers in a Slurm block")
+        assert jobs_of_run(label)
+        raise KeyboardInterrupt
+    assert not wait_until_no_jobs(label), "the block outlived Ctrl-C"
+    events = [(r["event"], r["ticket"]) for r in read_records(run_dir / "ledger.jsonl")]
+    assert events == [("submitted", t) for t in tickets]  # nothing marked failed
+
+
 def test_invalid_partition_names_cluster_partition(run_dir: Path):
     pool = ReferencePool(slurm_cfg(partition="no-such-partition"), reference(), run_dir)
     with pytest.raises(ConfigError) as info:
