@@ -15,6 +15,10 @@ from pax.errors import PaxError
 
 log = logging.getLogger(__name__)
 
+TEXT_KEYS = ("label_id", "geometry_hash")
+"""Info keys kept as text: extxyz would read "000009" back as the integer 9."""
+TEXT_PREFIX = "s:"
+
 
 def geometry_hash(atoms: Atoms) -> str:
     """A stable hash of numbers, positions (1e-6 Å) and cell of a geometry."""
@@ -80,7 +84,7 @@ class DatasetStore:
     def _write(self, split: str) -> None:
         path = self.folder / f"{split}.extxyz"
         tmp = path.with_suffix(".extxyz.tmp")
-        write(str(tmp), self.splits[split], format="extxyz")
+        write(str(tmp), [_encode(a) for a in self.splits[split]], format="extxyz")
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -103,4 +107,16 @@ def _read_split(path: Path) -> list[Atoms]:
     for atoms in frames:
         if "REF_forces" not in atoms.arrays and "forces" in atoms.arrays:
             atoms.arrays["REF_forces"] = atoms.arrays.pop("forces")
+        for key in TEXT_KEYS:
+            value = atoms.info.get(key)
+            if isinstance(value, str) and value.startswith(TEXT_PREFIX):
+                atoms.info[key] = value[len(TEXT_PREFIX) :]
     return frames
+
+
+def _encode(atoms: Atoms) -> Atoms:
+    out = atoms.copy()
+    for key in TEXT_KEYS:
+        if key in out.info:
+            out.info[key] = f"{TEXT_PREFIX}{out.info[key]}"
+    return out

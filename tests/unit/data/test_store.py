@@ -48,3 +48,15 @@ def test_no_temp_file_left(tmp_path):
     store = DatasetStore(tmp_path)
     store.add("train", _frame(0))
     assert [p.name for p in tmp_path.iterdir()] == ["train.extxyz"]
+
+
+def test_numeric_looking_ids_stay_text(tmp_path):
+    store = DatasetStore(tmp_path)
+    frame = _frame(0)
+    frame.info["label_id"] = "000009"
+    frame.info["geometry_hash"] = "12e45"
+    store.add("train", frame)
+    again = DatasetStore(tmp_path)
+    info = again.get("train")[0].info
+    assert info["label_id"] == "000009" and info["geometry_hash"] == "12e45"
+    assert "000009" in again
