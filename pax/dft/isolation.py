@@ -241,10 +241,12 @@ def serve() -> None:
             return
         (size,) = _HEADER.unpack(header)
         target, args = pickle.loads(_read_exact(0, size, None))
+        cpu_start = time.process_time()
         try:
             result = _resolve(target)(*args)
         except Exception as exc:  # noqa: BLE001 - reported as a failed label
             result = Labelled.failed(f"{type(exc).__name__}: {exc}")
+        result.info["cpu_s"] = time.process_time() - cpu_start  # all threads
         payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         _write_all(out, _HEADER.pack(len(payload)) + payload)
 

@@ -35,12 +35,13 @@ def xtb(atoms, n):
 
     cfg = XTBConfig(charge=0, multiplicity=1)
     label(atoms, cfg, ".")  # start the child and import tblite there
-    through_label, in_process = [], []
+    through_label, in_process, cpu = [], [], []
     for frame in frames(atoms, n):
         start = time.perf_counter()
         result = label(frame, cfg, ".")
         through_label.append(time.perf_counter() - start)
         assert result.ok, result.reason
+        cpu.append(result.info["cpu_s"])
         direct = frame.copy()
         start = time.perf_counter()
         direct.calc = TBLite(method="GFN2-xTB", verbosity=0)
@@ -49,6 +50,7 @@ def xtb(atoms, n):
     a, b = statistics.median(through_label), statistics.median(in_process)
     print(f"xtb GFN2 via label (child): median {a * 1e3:.1f} ms over {n} calls")
     print(f"xtb GFN2 in this process:   median {b * 1e3:.1f} ms")
+    print(f"xtb GFN2 CPU time in child: median {statistics.median(cpu) * 1e3:.1f} ms")
     print(f"isolation overhead ratio:   {a / b:.2f}x ({(a - b) * 1e3:+.1f} ms per call)")
 
 
@@ -59,8 +61,9 @@ def pyscf(atoms):
     wall = time.perf_counter() - start
     print(
         f"pyscf PBE/def2-SVP (DF, grid {cfg.grid_level}, grid_response "
-        f"{cfg.grid_response}): {wall:.1f} s wall, status {result.status}, "
-        f"{result.info.get('scf_cycles')} SCF cycles"
+        f"{cfg.grid_response}): {wall:.1f} s wall, {result.info.get('cpu_s', 0):.1f} "
+        f"CPU-s, status {result.status}, {result.info.get('scf_cycles')} SCF cycles, "
+        f"{result.info.get('threads')} threads"
     )
 
 
@@ -69,7 +72,8 @@ def main():
     parser.add_argument("--xtb-calls", type=int, default=50)
     parser.add_argument("--no-pyscf", action="store_true")
     args = parser.parse_args()
-    print(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, load {os.getloadavg()}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, load {load}")
     atoms = read(resolve_path("data/systems/aspirin.xyz"))
     xtb(atoms, args.xtb_calls)
     if not args.no_pyscf:
