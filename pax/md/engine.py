@@ -98,9 +98,8 @@ class BatchedMD:
         self.steps = np.zeros(n, dtype=np.int64)
         self._cand: neighbors.Candidates | None = None
         self._subset: Subset | None = None
-        self._members: MemberOutputs | None = (
-            None  # all-member outputs at current positions
-        )
+        self._members: MemberOutputs | None = None  # all members, current positions
+        self._members_key = b""  # the running mask _members was evaluated for
         for i, atoms in enumerate(systems):
             self.velocities[self.layout.slice(i)] = self._initial_velocities(i, atoms)
 
@@ -222,8 +221,9 @@ class BatchedMD:
         if not self.running.any():
             return out
         sub = self._current_subset()
-        if self._members is None:
+        if self._members is None or self._members_key != sub.key:
             self._members = evaluate(self.models, self._graph(sub), False, self.dtype)
+            self._members_key = sub.key
         stats = committee_stats(self._members, sub.batch, sub.n_systems)
         atomic = stats["atomic_sd"].cpu().numpy()
         ptr = sub.ptr.cpu().numpy()
@@ -341,7 +341,7 @@ class BatchedMD:
             self._members = None
         else:
             out = evaluate(self.models, self._graph(sub), stress, self.dtype)
-            self._members = out
+            self._members, self._members_key = out, sub.key
         self.forces[sub.atoms] = out.forces.mean(0)
         self.energy_eV[sub.systems] = out.energy_eV.mean(0)
         if out.stress is not None:

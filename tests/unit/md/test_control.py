@@ -20,7 +20,10 @@ def members():
 def test_pause_resume_keeps_the_paused_trajectory_frozen(members):
     md = BatchedMD(MDConfig(), members, [molecule("water"), molecule("ethanol")])
     md.advance(3)
+    before = md.uncertainty()["max_atomic_sd"]
     md.pause(0)
+    after = md.uncertainty()["max_atomic_sd"]
+    assert np.isnan(after[0]) and after[1] == pytest.approx(before[1], rel=1e-9)
     frozen = md.atoms(0)
     md.advance(5)
     np.testing.assert_array_equal(md.atoms(0).positions, frozen.positions)
