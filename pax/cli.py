@@ -88,8 +88,11 @@ def _job(cfg: DictConfig, stage: str) -> float | None:
 def _run_job(cfg: DictConfig, stage: str) -> float | None:
     from pax.run import run
 
-    for noisy in ("parsl", "matplotlib", "wandb", "urllib3", "asyncio"):
+    for noisy in ("matplotlib", "wandb", "urllib3", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Parsl sets its logger to DEBUG and writes its own log under the run dir;
+    # keep that out of the console.
+    logging.getLogger("parsl").propagate = False
     run_cfg = to_run_config(cfg)
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)

@@ -52,6 +52,9 @@ class IDGConfig:
     """Epochs trained between sampling rounds."""
     desired_acc_scale_idg: float = 10.0
     """IDG stops at validation force MAE <= al.desired_acc * this."""
+    min_initial_set_size: int = 20
+    """IDG never stops on accuracy before each member has this many training points
+    (a tiny first set gives models that drive AL into unphysical geometries)."""
     max_initial_set_size: int = 100
     """IDG stops when the training set (per member) reaches this size."""
     max_initial_epochs: int = 200
@@ -60,6 +63,12 @@ class IDGConfig:
     """Converge the ensemble at the end of IDG."""
 
     def __post_init__(self) -> None:
+        if self.min_initial_set_size > self.max_initial_set_size:
+            raise ConfigError(
+                "al.idg.min_initial_set_size",
+                self.min_initial_set_size,
+                "must be <= al.idg.max_initial_set_size",
+            )
         for key in (
             "skip_step_initial",
             "n_points_per_sampling_step",

@@ -15,9 +15,11 @@ def idg_stop(
     max_size: int,
     epochs: int,
     max_epochs: int,
+    min_size: int = 0,
 ) -> str | None:
     """The reason IDG stops now, or None to continue."""
-    if valid_f_mae is not None and valid_f_mae <= target:
+    accurate = valid_f_mae is not None and valid_f_mae <= target
+    if accurate and train_size >= min_size:
         return f"validation force MAE {valid_f_mae:.4f} <= {target:.4f} eV/Å"
     if train_size >= max_size:
         return f"initial training set reached {train_size} >= max_initial_set_size"

@@ -59,6 +59,7 @@ class InitialDataset:
                 self.idg.max_initial_set_size,
                 self.epochs,
                 self.idg.max_initial_epochs,
+                self.idg.min_initial_set_size,
             )
             if reason:
                 break

@@ -57,6 +57,8 @@ class MDConfig:
     """A trajectory hotter than this is stopped as runaway (K)."""
     max_bond_stretch_A: float = 4.0
     """A molecule with an atom farther than this from all others is stopped (Å)."""
+    min_distance_A: float = 0.6
+    """A molecule with two atoms closer than this is stopped as collapsed (Å)."""
     check_every: int = 10
     """Steps between the stop checks (flying apart, runaway temperature)."""
 
@@ -68,6 +70,7 @@ class MDConfig:
             "thermostat_time_fs",
             "max_temperature_K",
             "max_bond_stretch_A",
+            "min_distance_A",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"md.{key}", getattr(self, key), "must be > 0")

@@ -425,7 +425,7 @@ class BatchedMD:
         self.positions_A = self.positions_A * mu[lay.batch].unsqueeze(-1)
 
     def _guard(self) -> None:
-        """Stop trajectories with NaN forces, runaway temperature or lost atoms."""
+        """Stop trajectories with NaN forces, runaway temperature, lost or fused atoms."""
         lay, cfg = self.layout, self.cfg
         bad = guards.non_finite(self.positions_A, self.forces, lay).cpu().numpy()
         checks = [(guards.NAN, bad)]
@@ -442,6 +442,14 @@ class BatchedMD:
                 (
                     guards.APART,
                     guards.flew_apart(self.positions_A, lay, cfg.max_bond_stretch_A)
+                    .cpu()
+                    .numpy(),
+                )
+            )
+            checks.append(
+                (
+                    guards.COLLIDED,
+                    guards.collided(self.positions_A, lay, cfg.min_distance_A)
                     .cpu()
                     .numpy(),
                 )

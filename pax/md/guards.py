@@ -17,6 +17,8 @@ HOT = "runaway_temperature"
 """Stop reason: kinetic temperature above md.max_temperature_K."""
 APART = "atoms_flew_apart"
 """Stop reason: a molecule's atom beyond md.max_bond_stretch_A from all others."""
+COLLIDED = "atoms_collided"
+"""Stop reason: two atoms of a molecule closer than md.min_distance_A."""
 
 
 def non_finite(
@@ -39,12 +41,12 @@ def too_hot(
     return temperature_K(kinetic, layout.dof) > max_temperature_K
 
 
-def flew_apart(
-    positions_A: torch.Tensor, layout: Layout, max_distance_A: float
-) -> torch.Tensor:
-    """(N,) bool: molecules with an atom beyond max_distance_A from every other atom.
+def nearest_distances(
+    positions_A: torch.Tensor, layout: Layout
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per atom, the distance to its nearest neighbour (no periodic images).
 
-    Periodic systems and single atoms are never flagged.
+    Returns (nearest (N, n_max) Å, valid (N, n_max) bool); padding is invalid.
     """
     counts = layout.ptr[1:] - layout.ptr[:-1]
     n_sys, n_max = counts.numel(), int(counts.max())
@@ -57,7 +59,31 @@ def flew_apart(
     dist = torch.cdist(padded, padded)  # (N, n, n) Å; NaN rows for padding
     dist = torch.nan_to_num(dist, nan=float("inf"))
     dist.diagonal(dim1=1, dim2=2).fill_(float("inf"))
-    nearest = dist.min(dim=2).values  # (N, n) Å
     valid = torch.arange(n_max, device=counts.device)[None, :] < counts[:, None]
+    return dist.min(dim=2).values, valid
+
+
+def flew_apart(
+    positions_A: torch.Tensor, layout: Layout, max_distance_A: float
+) -> torch.Tensor:
+    """(N,) bool: molecules with an atom beyond max_distance_A from every other atom.
+
+    Periodic systems and single atoms are never flagged.
+    """
+    counts = layout.ptr[1:] - layout.ptr[:-1]
+    nearest, valid = nearest_distances(positions_A, layout)
     lonely = ((nearest > max_distance_A) & valid).any(dim=1)
     return lonely & ~layout.pbc.any(dim=1) & (counts > 1)
+
+
+def collided(
+    positions_A: torch.Tensor, layout: Layout, min_distance_A: float
+) -> torch.Tensor:
+    """(N,) bool: molecules with two atoms closer than min_distance_A.
+
+    A poor early model can let atoms fuse; such geometries teach nothing useful.
+    Periodic systems are not checked (images are not considered here).
+    """
+    nearest, valid = nearest_distances(positions_A, layout)
+    fused = ((nearest < min_distance_A) & valid).any(dim=1)
+    return fused & ~layout.pbc.any(dim=1)

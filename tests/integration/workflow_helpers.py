@@ -35,6 +35,7 @@ TINY = [
     "al.idg.skip_step_initial=10",
     "al.idg.n_points_per_sampling_step=2",
     "al.idg.max_initial_set_size=4",
+    "al.idg.min_initial_set_size=2",
     "al.idg.intermediate_epochs=2",
     "cluster.max_workers=1",
     "run.torch_threads=1",

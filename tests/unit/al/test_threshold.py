@@ -61,6 +61,7 @@ def test_validation_share():
 def test_stop_rules():
     assert idg_stop(0.5, 1.0, 10, 100, 5, 200) is not None
     assert idg_stop(1.5, 1.0, 10, 100, 5, 200) is None
+    assert idg_stop(0.5, 1.0, 10, 100, 5, 200, min_size=20) is None
     assert "max_initial_set_size" in idg_stop(None, 1.0, 100, 100, 5, 200)
     assert "max_initial_epochs" in idg_stop(2.0, 1.0, 10, 100, 200, 200)
     assert al_stop(0.09, 0.1, 10, 100, 0, 10) is not None

@@ -54,7 +54,7 @@ def test_reset_to_a_checkpoint_and_replace_by_another_system(members):
 
 def test_broken_trajectories_stop_with_a_reason_and_the_rest_go_on(members):
     cfg = MDConfig(max_temperature_K=3000.0, max_bond_stretch_A=4.0, check_every=1)
-    md = BatchedMD(cfg, members, [molecule("ethanol")] * 4)
+    md = BatchedMD(cfg, members, [molecule("ethanol")] * 5)
     hot = molecule("ethanol")
     hot.set_velocities(np.random.default_rng(0).normal(0, 0.5, (9, 3)))  # ~1e5 K
     md.reset(0, hot)
@@ -64,14 +64,18 @@ def test_broken_trajectories_stop_with_a_reason_and_the_rest_go_on(members):
     broken = molecule("ethanol")
     broken.positions[1] = broken.positions[2]  # two atoms on one spot: NaN forces
     md.reset(2, broken)
+    fused = molecule("ethanol")
+    fused.positions[1] = fused.positions[2] + [0.3, 0.0, 0.0]  # 0.3 Å < min_distance_A
+    md.reset(4, fused)
     md.advance(3)
-    assert [md.stop_reason(i) for i in range(4)] == [
+    assert [md.stop_reason(i) for i in range(5)] == [
         "runaway_temperature",
         "atoms_flew_apart",
         "nan_forces",
         None,
+        "atoms_collided",
     ]
-    np.testing.assert_array_equal(md.stopped, [True, True, True, False])
+    np.testing.assert_array_equal(md.stopped, [True, True, True, False, True])
     assert md.steps[3] == 3
     md.reset(2, molecule("ethanol"))
     assert md.running[2] and md.stop_reason(2) is None
