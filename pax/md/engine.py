@@ -425,7 +425,7 @@ class BatchedMD:
         self.positions_A = self.positions_A * mu[lay.batch].unsqueeze(-1)
 
     def _guard(self) -> None:
-        """Stop trajectories with NaN forces, runaway temperature, lost or fused atoms."""
+        """Stop trajectories: NaN forces, runaway temperature, lost or fused atoms."""
         lay, cfg = self.layout, self.cfg
         bad = guards.non_finite(self.positions_A, self.forces, lay).cpu().numpy()
         checks = [(guards.NAN, bad)]
