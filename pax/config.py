@@ -80,7 +80,10 @@ class RunConfig:
     torch_threads: int = 0
     """Torch threads of the main process; 0 takes the cores the local workers leave."""
     test_set: str | None = None
-    """Optional extxyz test set evaluated (and plotted) with the final model."""
+    """Optional extxyz test set (REF_energy, REF_forces): tracked during the run
+    and evaluated with the final model; never used for training or stopping."""
+    test_every_labels: int = 10
+    """Evaluate the test set each time this many new labels have arrived."""
 
 
 @dataclass

@@ -88,6 +88,7 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
             pool,
             tracker,
             e0s=_e0s(cfg, systems, run_dir),
+            test_frames=_test_frames(cfg),
         )
         if (
             ctx.ensemble_path.exists()
@@ -149,6 +150,22 @@ def _e0s(cfg: PaxConfig, systems, run_dir: Path) -> dict[int, float] | None:
 
     numbers = sorted({int(z) for a in systems for z in a.numbers})
     return isolated_atom_energies(numbers, cfg.dft, run_dir / "state")
+
+
+def _test_frames(cfg: PaxConfig) -> list:
+    if not cfg.run.test_set:
+        return []
+    from ase.io import read
+
+    from pax.paths import resolve_path
+
+    path = resolve_path(cfg.run.test_set)
+    try:
+        return read(str(path), index=":")
+    except Exception as exc:
+        raise PaxError(
+            f"run.test_set={cfg.run.test_set!r}: cannot read ({exc})"
+        ) from None
 
 
 def _check_writable(run_dir: Path) -> None:

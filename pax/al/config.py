@@ -128,6 +128,9 @@ class ALConfig:
     """AL stops when every trajectory has run this many steps."""
     max_labels_in_flight: int = 0
     """Most labels waiting at once; 0 means twice the reference workers."""
+    synchronous: bool = False
+    """Barrier mode for comparison: label a whole batch, then train, then go on
+    (IDG rounds; in AL all trajectories wait while any label is out)."""
     drain_timeout_s: float = 600.0
     """At the stop, wait this long for labels still in flight (s)."""
     converge: ConvergeWhich = ConvergeWhich.best

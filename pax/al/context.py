@@ -26,8 +26,9 @@ class Context:
     tracker: Any  # pax.tracking.Tracker
     e0s: dict[int, float] | None
     ensemble: Any = None  # pax.mlff.Ensemble once built
-    counters: dict[str, Any] = field(default_factory=dict)
+    test_frames: list[Atoms] = field(default_factory=list)
     _last_save: float = 0.0
+    _test_at_labels: int = -1
 
     @property
     def state_dir(self) -> Path:
@@ -55,6 +56,27 @@ class Context:
     def n_train(self) -> int:
         """Training points of the smallest member set."""
         return min(len(s) for s in self.member_train_sets())
+
+    def track_test(self, phase: str) -> None:
+        """Log the ensemble's test-set errors every run.test_every_labels labels."""
+        if not self.test_frames or self.ensemble is None:
+            return
+        labels = len(self.store.label_ids())
+        every = self.cfg.run.test_every_labels
+        if self._test_at_labels >= 0 and labels - self._test_at_labels < every:
+            return
+        self._test_at_labels = labels
+        mean = self.ensemble.evaluate(self.test_frames)["mean"]
+        self.tracker.log(
+            "test",
+            {
+                "phase": phase,
+                "n_labels": labels,
+                "test_f_mae": mean["f_mae"],
+                "test_f_rmse": mean["f_rmse"],
+                "test_e_mae_per_atom": mean["e_mae_per_atom"],
+            },
+        )
 
     def save(self, name: str, state: dict, every_s: float = 0.0) -> None:
         """Save phase state and the ensemble, at most every every_s seconds."""

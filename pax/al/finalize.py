@@ -7,7 +7,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from ase.io import read, write
+from ase.io import write
 
 from pax.al.context import Context
 
@@ -51,19 +51,20 @@ def write_results(ctx: Context, summary: dict) -> Path:
     valid = ctx.store.get("valid")
     metrics = ctx.ensemble.evaluate(valid)
     summary["final_validation"] = metrics
-    test_set = ctx.cfg.run.test_set
-    if test_set:
-        summary["test"] = ctx.ensemble.evaluate(read(test_set, index=":"))
+    if ctx.test_frames:
+        summary["test"] = ctx.ensemble.evaluate(ctx.test_frames)
     (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     shutil.rmtree(results, ignore_errors=True)
     tmp.rename(results)
     ctx.tracker.summary(summary)
     ctx.tracker.log_model([results / "models" / p.name for p in model_paths])
-    _parity(ctx, valid, results / "parity_valid.png")
+    _parity(ctx, valid, results / "parity_valid.png", "validation")
+    if ctx.test_frames:
+        _parity(ctx, ctx.test_frames, results / "parity_test.png", "test")
     return results
 
 
-def _parity(ctx: Context, frames, path: Path) -> None:
+def _parity(ctx: Context, frames, path: Path, title: str) -> None:
     import numpy as np
 
     from pax import plots
@@ -72,4 +73,4 @@ def _parity(ctx: Context, frames, path: Path) -> None:
         return
     pred = ctx.ensemble.predict(frames)
     ref = np.concatenate([a.arrays["REF_forces"] for a in frames])
-    plots.parity(pred["forces_comm"].ravel(), ref.ravel(), path)
+    plots.parity(pred["forces_comm"].ravel(), ref.ravel(), path, title=title)

@@ -66,7 +66,12 @@ class InitialDataset:
             self._submit_more()
             if ctx.ensemble is None and self._ready_to_build():
                 self._build()
-            if ctx.ensemble is not None and (new_labels or ctx.pool.in_flight == 0):
+            barrier = ctx.cfg.al.synchronous and ctx.pool.in_flight > 0
+            if (
+                ctx.ensemble is not None
+                and not barrier
+                and (new_labels or ctx.pool.in_flight == 0)
+            ):
                 new_labels = 0
                 self._train()
             else:
@@ -133,7 +138,9 @@ class InitialDataset:
 
     def _submit_more(self) -> None:
         ctx = self.ctx
-        allowed = (self.trainings + 2) * self.round_size
+        # Train on one round while the next is labelled (none ahead if synchronous).
+        ahead = 1 if self.ctx.cfg.al.synchronous else 2
+        allowed = (self.trainings + ahead) * self.round_size
         cap = (
             self.idg.max_initial_set_size
             * (self.members if self.idg.distinct_member_sets else 1)
@@ -180,6 +187,7 @@ class InitialDataset:
             on_epoch=lambda r: ctx.tracker.log("train", {"phase": "idg", **r}),
         )
         self.trainings += 1
+        self.ctx.track_test("idg")
         self.epochs += self.idg.intermediate_epochs
         mean = [r for r in records if r.get("member") == "mean"]
         if mean:

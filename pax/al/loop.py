@@ -92,6 +92,8 @@ class ActiveLearning:
                 break
             # MD first: labels submitted at the last check compute meanwhile.
             running = self.md.running
+            if self.al.synchronous and ctx.pool.in_flight:
+                running = running & False  # everyone waits for the labels out
             if running.any():
                 in_flight = ctx.pool.in_flight
                 self.md.advance(self.al.skip_step_mlff)
@@ -261,6 +263,7 @@ class ActiveLearning:
         self.pending_epochs -= epochs
         self.epochs += epochs
         self._evaluate()
+        ctx.track_test("al")
         self.md.set_models(ctx.ensemble.models)
 
     def _train_sets(self):
