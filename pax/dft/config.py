@@ -210,6 +210,10 @@ class TeacherConfig(DFTConfig):
         self.model = str(resolve_model(self.model))
 
 
+FAULT_KINDS = ("scf", "crash", "hang")
+"""Faults EMT can inject for tests (dft.fault_kinds)."""
+
+
 @dataclass
 class EMTConfig(DFTConfig):
     """ASE's EMT: instant labels for tests (Cu, Ag, Au, Ni, Pd, Pt, Al, C, H, N, O)."""
@@ -217,3 +221,23 @@ class EMTConfig(DFTConfig):
     kind: ClassVar[str] = "emt"
     delay_s: float = 0.0
     """Extra sleep per call (s), to mimic a slow reference in benchmarks."""
+    fault_rate: float = 0.0
+    """Test only: fraction of calls that fail on purpose (0..1), spread evenly."""
+    fault_kinds: list[str] = field(default_factory=lambda: list(FAULT_KINDS))
+    """Test only: injected faults, in turn: scf, crash (child exits), hang."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.delay_s < 0:
+            raise ConfigError("dft.delay_s", self.delay_s, "must be >= 0")
+        if not 0 <= self.fault_rate <= 1:
+            raise ConfigError("dft.fault_rate", self.fault_rate, "must be in 0..1")
+        unknown = [k for k in self.fault_kinds if k not in FAULT_KINDS]
+        if unknown or (self.fault_rate > 0 and not self.fault_kinds):
+            raise ConfigError(
+                "dft.fault_kinds",
+                self.fault_kinds,
+                f"must be a non-empty list of {', '.join(FAULT_KINDS)}",
+            )
+        self.fault_kinds = list(self.fault_kinds)
+

@@ -1,7 +1,17 @@
-"""ASE's EMT as a reference: instant labels for tests and periodic metals."""
+"""ASE's EMT as a reference: instant labels for tests and periodic metals.
+
+For reliability tests only, EMT can fail on purpose (dft.fault_rate,
+dft.fault_kinds): call n of a worker process fails when floor(n * fault_rate)
+grows, and the kinds take turns: `scf` returns a failed label 'SCF not
+converged (injected)', `crash` ends the calculation process with os._exit,
+`hang` sleeps past dft.timeout_s. Isolated atoms (the E0s) never fail.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 import time
 
 from ase import Atoms
@@ -9,6 +19,10 @@ from ase import Atoms
 from pax.dft.config import EMTConfig
 from pax.dft.isolation import run_isolated
 from pax.dft.labelled import Labelled, finish
+
+log = logging.getLogger(__name__)
+
+_calls = 0  # calls of this process that could fail on purpose
 
 
 def label(atoms: Atoms, cfg: EMTConfig, workdir: str) -> Labelled:
@@ -23,14 +37,39 @@ def label(atoms: Atoms, cfg: EMTConfig, workdir: str) -> Labelled:
         The label; a timeout or a killed child gives a failed one.
     """
     start = time.perf_counter()
-    result = run_isolated("pax.dft.emt:compute", (atoms, cfg), cfg.timeout_s)
+    fault = injected_fault(atoms, cfg)
+    if fault:
+        log.warning("injecting a '%s' fault (dft.fault_rate, test only)", fault)
+    result = run_isolated("pax.dft.emt:compute", (atoms, cfg, fault), cfg.timeout_s)
     return finish(result, time.perf_counter() - start, len(atoms))
 
 
-def compute(atoms: Atoms, cfg: EMTConfig) -> Labelled:
-    """EMT energy (eV), forces (eV/Å) and stress (eV/Å^3, periodic cells)."""
+def injected_fault(atoms: Atoms, cfg: EMTConfig) -> str | None:
+    """Test only: the fault this call gets (a dft.fault_kinds entry), or None."""
+    global _calls
+    if cfg.fault_rate <= 0 or len(atoms) == 1:
+        return None
+    _calls += 1
+    before = math.floor((_calls - 1) * cfg.fault_rate)
+    now = math.floor(_calls * cfg.fault_rate)
+    if now == before:
+        return None
+    return cfg.fault_kinds[(now - 1) % len(cfg.fault_kinds)]
+
+
+def compute(atoms: Atoms, cfg: EMTConfig, fault: str | None = None) -> Labelled:
+    """EMT energy (eV), forces (eV/Å) and stress (eV/Å^3, periodic cells).
+
+    A fault (tests only) makes it fail instead: 'scf', 'crash' or 'hang'.
+    """
     from ase.calculators.emt import EMT
 
+    if fault == "scf":
+        return Labelled.failed("SCF not converged (injected)")
+    if fault == "crash":
+        os._exit(3)
+    if fault == "hang":
+        time.sleep(cfg.timeout_s + 30)
     if cfg.delay_s > 0:
         time.sleep(cfg.delay_s)
     atoms = atoms.copy()
