@@ -90,11 +90,9 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
             e0s=_e0s(cfg, systems, run_dir),
             test_frames=_test_frames(cfg),
         )
-        if (
-            ctx.ensemble_path.exists()
-            or ctx.ensemble_path.with_name("ensemble.pt.prev").exists()
-        ):
-            ctx.ensemble = Ensemble.load(ctx.ensemble_path)
+        ctx.ensemble = _load_ensemble(
+            Ensemble, ctx.ensemble_path, ctx.ensemble_prev_path
+        )
         if phase in (None, "idg"):
             _write_phase(run_dir, "idg")
             started = time.time()
@@ -141,6 +139,32 @@ def _finish(ctx, summary: dict, t0: float, done: bool) -> float:
         flush=True,
     )
     return summary["final_mae"]
+
+
+def _load_ensemble(cls, path: Path, prev: Path):
+    """The saved ensemble, or the previous save when the last one is unreadable.
+
+    None when neither exists; PaxError naming the files when neither loads.
+    """
+    errors = []
+    for candidate in (path, prev):
+        if not candidate.exists():
+            continue
+        try:
+            ensemble = cls.load(candidate)
+        except Exception as exc:  # noqa: BLE001 - truncated or garbled checkpoint
+            log.warning("ensemble checkpoint %s is unreadable (%s)", candidate, exc)
+            errors.append(f"{candidate} ({type(exc).__name__})")
+            continue
+        if candidate == prev:
+            log.warning("resumed the ensemble from the previous checkpoint %s", prev)
+        return ensemble
+    if errors:
+        raise PaxError(
+            "no readable ensemble checkpoint: " + "; ".join(errors) + "; restore it "
+            "or start a new run directory"
+        )
+    return None
 
 
 def _e0s(cfg: PaxConfig, systems, run_dir: Path) -> dict[int, float] | None:
@@ -194,7 +218,8 @@ def _check_same_config(run_dir: Path, resolved: str, force: bool) -> None:
 
 
 def _diff(a: dict, b: dict, prefix: str = "") -> set[str]:
-    keys = set(a) | set(b)
+    """Keys whose values differ; keys only one side has (a newer pax) are skipped."""
+    keys = set(a) & set(b)
     out = set()
     for key in keys:
         if not prefix and key in IGNORED_ON_RESUME:
