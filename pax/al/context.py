@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,11 @@ class Context:
     def ensemble_path(self) -> Path:
         """Checkpoint of the ensemble (models, optimizers, EMA, RNG)."""
         return self.state_dir / "ensemble.pt"
+
+    @property
+    def ensemble_prev_path(self) -> Path:
+        """The ensemble checkpoint before the last save (the fallback)."""
+        return self.state_dir / "ensemble.pt.prev"
 
     @property
     def max_in_flight(self) -> int:
@@ -84,6 +90,8 @@ class Context:
         if every_s and now - self._last_save < every_s:
             return
         if self.ensemble is not None:
+            if self.ensemble_path.exists():  # keep the last good one as a fallback
+                os.replace(self.ensemble_path, self.ensemble_prev_path)
             self.ensemble.save(self.ensemble_path)
         save_state(self.state_dir / f"{name}.pt", state)
         self._last_save = now

@@ -207,6 +207,13 @@ class ActiveLearning:
             if done.result.ok:
                 self.checkpoints[traj] = self.md.atoms(traj)
             else:
+                log.warning(
+                    "trajectory %d: label %s failed (%s); restarting from its "
+                    "checkpoint",
+                    traj,
+                    done.ticket,
+                    done.result.reason,
+                )
                 self.md.reset(traj, self.checkpoints[traj].copy())
             self.md.resume(traj)
         record = {

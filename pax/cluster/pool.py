@@ -283,6 +283,14 @@ class ReferencePool:
         return list(self._recovered)
 
     # ------------------------------------------------------------ accounting
+    def ledger_counts(self) -> dict[str, int]:
+        """Calculations of the run by ledger state: submitted, done, failed."""
+        counts = {"submitted": 0, "done": 0, "failed": 0}
+        if self._ledger is not None:
+            for entry in list(self._ledger.entries.values()):
+                counts[entry.state] = counts.get(entry.state, 0) + 1
+        return counts
+
     @property
     def in_flight(self) -> int:
         """Calculations submitted and not yet finished."""
