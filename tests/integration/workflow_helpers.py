@@ -45,7 +45,11 @@ TINY = [
 
 def pax_command(run_dir: Path, *overrides: str, entry: str = "main") -> list[str]:
     """The command line of a pax run in run_dir with the tiny settings (overridable)."""
-    merged = {o.split("=", 1)[0]: o for o in (*TINY, *overrides)}
+    base = TINY
+    for group in ("cluster", "dft", "system"):
+        if any(o.startswith(f"{group}=") for o in overrides):  # another preset
+            base = [o for o in base if not o.startswith(f"{group}.")]
+    merged = {o.split("=", 1)[0]: o for o in (*base, *overrides)}
     return [
         sys.executable,
         "-c",
