@@ -12,6 +12,7 @@ from pathlib import Path
 
 from parsl.config import Config
 from parsl.executors import HighThroughputExecutor
+from parsl.jobs.error_handlers import windowed_error_handler
 from parsl.launchers import SingleNodeLauncher, SrunLauncher
 from parsl.providers import LocalProvider, SlurmProvider
 
@@ -132,6 +133,9 @@ def _local_executor(cfg: LocalClusterConfig, run_dir: Path) -> HighThroughputExe
         provider=provider,
         address="127.0.0.1",
         max_workers_per_node=cfg.max_workers,
+        # A killed worker pool is replaced; only 3 failed blocks in a row are fatal
+        # (Parsl's default gives up when the one local block fails).
+        block_error_handler=windowed_error_handler,
         **_htex_common(cfg, run_dir),
     )
 

@@ -162,16 +162,26 @@ def test_wandb_key_never_written(faulty_run):
 
 
 # ---------------------------------------------------------------- worker loss
-def worker_pools(pid: int) -> list[psutil.Process]:
-    """Parsl worker pools (process_worker_pool) started by the pax process pid."""
+def worker_pools(run_dir: Path) -> list[psutil.Process]:
+    """Parsl worker pools (process_worker_pool) of the blocks of run_dir.
+
+    A local block runs detached (its parent is init), so it is found by the
+    submit script under run_dir/parsl on its launcher's command line.
+    """
     found = []
-    for child in psutil.Process(pid).children(recursive=True):
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if f"{run_dir}/parsl" not in cmdline or "submit_scripts" not in cmdline:
+            continue
         try:
-            if any("process_worker_pool" in part for part in child.cmdline()):
-                found.append(child)
+            found += [
+                child
+                for child in proc.children(recursive=True)
+                if any("process_worker_pool" in part for part in child.cmdline())
+            ]
         except psutil.NoSuchProcess:
             continue
-    return found
+    return list({p.pid: p for p in found}.values())
 
 
 def in_flight_tickets(run_dir: Path) -> set[str]:
@@ -199,7 +209,7 @@ def test_killed_worker_tasks_run_again(tmp_path):
                 run_dir / "ledger.jsonl"
             ).exists() else []
             lost = in_flight_tickets(run_dir)
-            pools = worker_pools(proc.pid) if len(done) >= 3 and lost else []
+            pools = worker_pools(run_dir) if len(done) >= 3 and lost else []
             if pools:
                 for pool in pools:
                     family = [pool, *pool.children(recursive=True)]
