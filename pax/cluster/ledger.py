@@ -10,7 +10,6 @@ moment leaves at most one truncated last line, which opening the ledger drops.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,27 +21,12 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from pax.data.store import geometry_hash  # noqa: F401 (re-exported)
 from pax.dft.labelled import Labelled
 
 log = logging.getLogger(__name__)
 
-POSITION_QUANTUM_A = 1e-5
-"""Positions and cell vectors are rounded to this (Å) before hashing."""
-
 FINAL = ("done", "failed")
-
-
-def geometry_hash(atoms: Atoms) -> str:
-    """A hash of atomic numbers, positions, cell and pbc (positions to 1e-5 Å)."""
-    h = hashlib.sha1()
-    h.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
-    for array in (atoms.positions, atoms.cell.array):
-        h.update(
-            np.rint(np.asarray(array) / POSITION_QUANTUM_A).astype(np.int64).tobytes()
-        )
-    h.update(np.asarray(atoms.pbc, dtype=np.int8).tobytes())
-    return h.hexdigest()[:20]
-
 
 def atoms_to_dict(atoms: Atoms) -> dict:
     """Plain data for one geometry (what an extxyz frame holds, JSON-able)."""

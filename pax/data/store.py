@@ -20,13 +20,23 @@ TEXT_KEYS = ("label_id", "geometry_hash")
 TEXT_PREFIX = "s:"
 
 
+POSITION_QUANTUM_A = 1e-5
+"""Positions and cell vectors are rounded to this (Å) before hashing."""
+
+
 def geometry_hash(atoms: Atoms) -> str:
-    """A stable hash of numbers, positions (1e-6 Å) and cell of a geometry."""
+    """A hash of atomic numbers, positions, cell and pbc (positions to 1e-5 Å).
+
+    The ledger and the datasets use it to recognise a geometry seen before.
+    """
     h = hashlib.sha1()
     h.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
-    h.update(np.round(atoms.positions, 6).astype(np.float64).tobytes())
-    h.update(np.round(np.asarray(atoms.cell), 6).astype(np.float64).tobytes())
-    return h.hexdigest()[:16]
+    for array in (atoms.positions, atoms.cell.array):
+        h.update(
+            np.rint(np.asarray(array) / POSITION_QUANTUM_A).astype(np.int64).tobytes()
+        )
+    h.update(np.asarray(atoms.pbc, dtype=np.int8).tobytes())
+    return h.hexdigest()[:20]
 
 
 def labelled_atoms(atoms: Atoms, result, label_id: str) -> Atoms:
