@@ -84,3 +84,22 @@ def test_changed_config_is_refused(finished_run):
     proc = run_pax(run_dir, "al.c_x=0.5", timeout=120)
     assert proc.returncode == 2
     assert "different config" in proc.stderr and "al.c_x" in proc.stderr
+
+
+def test_periodic_copper_runs_both_phases_with_stress(tmp_path):
+    run_dir = tmp_path / "cu"
+    proc = run_pax(
+        run_dir,
+        "system=copper",
+        "dft=emt",
+        "al.idg.sampler=aimd",
+        "md.temperature_K=800",
+        "al.max_train_set_size=8",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    phases = {(e["phase"], e["event"]) for e in events(run_dir, "phase")}
+    assert ("idg", "end") in phases and ("al", "end") in phases
+    train = read(run_dir / "results" / "train.extxyz", index=":")
+    assert all(frame.pbc.all() and "REF_stress" in frame.info for frame in train)
+    losses = [e for e in events(run_dir, "train") if e.get("member") == "mean"]
+    assert losses and all(e["train_loss"] > 0 for e in losses)
