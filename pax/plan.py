@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ase.data import chemical_symbols
+
 from pax.config import PaxConfig
+from pax.errors import ConfigError
 from pax.system.geometry import load_systems
+
+XTB_MAX_Z = 86
+"""GFN1- and GFN2-xTB have parameters for H..Rn."""
 
 
 @dataclass
@@ -33,9 +39,32 @@ def main_process_threads(cfg: PaxConfig) -> int:
     return max(1, cores)
 
 
+def check_elements(cfg: PaxConfig, numbers: set[int]) -> None:
+    """Refuse elements the reference (EMT, xTB) or the xTB sampler cannot treat.
+
+    Raises:
+        ConfigError: naming `dft` or `al.idg.sampler` and the unknown elements.
+    """
+    checks = []
+    if cfg.dft.kind == "emt":
+        from ase.calculators.emt import parameters
+
+        checks.append(("dft", "emt", {chemical_symbols.index(s) for s in parameters}))
+    elif cfg.dft.kind == "xtb":
+        checks.append(("dft", "xtb", set(range(1, XTB_MAX_Z + 1))))
+    if cfg.al.idg.sampler.value == "xtb":
+        checks.append(("al.idg.sampler", "xtb", set(range(1, XTB_MAX_Z + 1))))
+    for key, value, known in checks:
+        unknown = sorted(numbers - known)
+        if unknown:
+            names = ", ".join(chemical_symbols[z] for z in unknown)
+            raise ConfigError(key, value, f"has no parameters for {names}")
+
+
 def build_plan(cfg: PaxConfig, stage: str) -> Plan:
     """Describe systems, reference, cluster, ensemble, MD and stop rules."""
     systems = load_systems(cfg.system)
+    check_elements(cfg, {int(z) for a in systems for z in a.numbers})
     al, idg, ml, md, cl = cfg.al, cfg.al.idg, cfg.mlff, cfg.md, cfg.cluster
     system_lines = [
         f"{a.info.get('system', cfg.system.name)}: {a.get_chemical_formula()}, "

@@ -46,9 +46,10 @@ def run(
             f"results in {run_dir / 'results'}. Nothing to do."
         )
         return summary.get("final_mae")
-    if stage == "al" and phase is None:
+    if stage == "al" and phase is None and not cfg.run.initial_dataset:
         raise PaxError(
-            f"{run_dir} holds no initial dataset: run pax-idg (or pax) there first"
+            f"{run_dir} holds no initial dataset: run pax-idg (or pax) there first, "
+            "or give run.initial_dataset=FILE (and run.initial_ensemble=CHECKPOINT)"
         )
     (run_dir / "config.yaml").write_text(resolved_config)
     return _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group)
@@ -70,6 +71,8 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
     systems = load_systems(cfg.system)
     t0 = time.time()
     summary = _read_json(run_dir / "state" / "summary.json")
+    state = run_dir / "state"  # a bad checkpoint stops the run before Parsl starts
+    ensemble = _load_ensemble(Ensemble, state / "ensemble.pt", state / "ensemble.pt.prev")
     with (
         Tracker(
             run_dir,
@@ -90,9 +93,15 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
             e0s=_e0s(cfg, systems, run_dir),
             test_frames=_test_frames(cfg),
         )
-        ctx.ensemble = _load_ensemble(
-            Ensemble, ctx.ensemble_path, ctx.ensemble_prev_path
-        )
+        ctx.ensemble = ensemble
+        if phase is None and stage == "al":
+            from pax.al.seed import seed_from_files
+
+            seed_from_files(ctx)
+            ctx.ensemble.save(ctx.ensemble_path)
+            summary["idg_labels"] = 0
+            phase = "al"
+            _write_phase(run_dir, phase)
         if phase in (None, "idg"):
             _write_phase(run_dir, "idg")
             started = time.time()
