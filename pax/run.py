@@ -72,7 +72,9 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
     t0 = time.time()
     summary = _read_json(run_dir / "state" / "summary.json")
     state = run_dir / "state"  # a bad checkpoint stops the run before Parsl starts
-    ensemble = _load_ensemble(Ensemble, state / "ensemble.pt", state / "ensemble.pt.prev")
+    ensemble = _load_ensemble(
+        Ensemble, state / "ensemble.pt", state / "ensemble.pt.prev"
+    )
     with (
         Tracker(
             run_dir,
@@ -99,7 +101,7 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
 
             seed_from_files(ctx)
             ctx.ensemble.save(ctx.ensemble_path)
-            summary["idg_labels"] = 0
+            summary["idg_labels"] = len(ctx.store.label_ids())  # the given frames
             phase = "al"
             _write_phase(run_dir, phase)
         if phase in (None, "idg"):
