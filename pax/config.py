@@ -82,6 +82,10 @@ class RunConfig:
     test_set: str | None = None
     """Optional extxyz test set (REF_energy, REF_forces): tracked during the run
     and evaluated with the final model; never used for training or stopping."""
+    initial_dataset: str | None = None
+    """pax-al without an IDG: extxyz frames with REF_energy/REF_forces to start from."""
+    initial_ensemble: str | None = None
+    """pax-al without an IDG: a pax ensemble checkpoint (state/ensemble.pt)."""
     test_every_labels: int = 10
     """Evaluate the test set each time this many new labels have arrived."""
 

@@ -103,3 +103,29 @@ def test_periodic_copper_runs_both_phases_with_stress(tmp_path):
     assert all(frame.pbc.all() and "REF_stress" in frame.info for frame in train)
     losses = [e for e in events(run_dir, "train") if e.get("member") == "mean"]
     assert losses and all(e["train_loss"] > 0 for e in losses)
+
+
+def test_pax_al_starts_from_given_data_and_models(finished_run, tmp_path):
+    from ase.io import write
+
+    run_dir, _ = finished_run
+    given = tmp_path / "given.extxyz"
+    write(given, read(run_dir / "results" / "train.extxyz", index=":"), format="extxyz")
+    new_dir = tmp_path / "al_only"
+    proc = run_pax(
+        new_dir,
+        f"run.initial_dataset={given}",
+        f"run.initial_ensemble={run_dir / 'state' / 'ensemble.pt'}",
+        "al.max_train_set_size=12",
+        entry="main_al",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    phases = {(e["phase"], e["event"]) for e in events(new_dir, "phase")}
+    assert ("al", "end") in phases and ("idg", "start") not in phases
+    assert (new_dir / "results" / "summary.json").exists()
+
+
+def test_pax_al_without_idg_or_data_is_refused(tmp_path):
+    proc = run_pax(tmp_path / "empty", entry="main_al", timeout=120)
+    assert proc.returncode == 2
+    assert "run.initial_dataset" in proc.stderr
