@@ -81,7 +81,9 @@ def assert_labels_exactly_once(run_dir: Path) -> list[str]:
     assert len(hashes) == len(set(hashes)), "a geometry is stored twice"
     results = final_results(run_dir)
     ok = {t for t, r in results.items() if r["event"] == "done"}
-    assert set(ids) == ok, f"lost {sorted(ok - set(ids))}, extra {sorted(set(ids) - ok)}"
+    assert set(ids) == ok, (
+        f"lost {sorted(ok - set(ids))}, extra {sorted(set(ids) - ok)}"
+    )
     return ids
 
 
@@ -189,7 +191,9 @@ def in_flight_tickets(run_dir: Path) -> set[str]:
         return set()
     records = ledger(run_dir)
     submitted = {r["ticket"] for r in records if r["event"] == "submitted"}
-    return submitted - {r["ticket"] for r in records if r["event"] in ("done", "failed")}
+    return submitted - {
+        r["ticket"] for r in records if r["event"] in ("done", "failed")
+    }
 
 
 def test_killed_worker_tasks_run_again(tmp_path):
@@ -205,9 +209,11 @@ def test_killed_worker_tasks_run_again(tmp_path):
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and proc.poll() is None:
-            done = [r for r in ledger(run_dir) if r["event"] == "done"] if (
-                run_dir / "ledger.jsonl"
-            ).exists() else []
+            done = (
+                [r for r in ledger(run_dir) if r["event"] == "done"]
+                if (run_dir / "ledger.jsonl").exists()
+                else []
+            )
             lost = in_flight_tickets(run_dir)
             pools = worker_pools(run_dir) if len(done) >= 3 and lost else []
             if pools:

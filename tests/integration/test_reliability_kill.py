@@ -1,7 +1,10 @@
 """Reliability: SIGKILL the main process at 10 random moments of one small run.
 
 Each kill takes the whole process group (main process, interchange, calculation
-children) at a random wall time after the start, then the same command resumes.
+children) at a random moment after that session's k-th new label (k random in
+1..3, then a random 0-1 s more: imports and Parsl start-up take 5-10 s on a
+loaded machine, and a session killed before its first label makes no
+progress), then the same command resumes.
 The run must finish with every computed label in the datasets exactly once, and
 no worker of the run may outlive it (the local analogue of no Slurm job left).
 """
@@ -21,8 +24,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 KILLS = 10
 SEED = 10
-WINDOW_S = (4.0, 12.0)
-"""Kill between these many seconds after each start (imports take ~4 s)."""
+RUN = [*EMT, "dft.delay_s=0.2", "al.max_train_set_size=40"]
+"""Longer than the tiny run (about 45 labels), so ten kills fit before its end."""
+NEW_LABELS = (1, 3)
+"""A session is killed after this many new labels (uniform integer)..."""
+EXTRA_S = (0.0, 1.0)
+"""... and this many seconds more (uniform)."""
 
 
 def phase(run_dir: Path) -> str:
@@ -35,6 +42,21 @@ def n_labels(run_dir: Path) -> int:
     if not path.exists():
         return 0
     return path.read_text().count('"event": "done"')
+
+
+def after_new_labels(new: int, delay_s: float):
+    """A kill_when predicate: true delay_s after the session's new-th new label."""
+    seen = {}
+
+    def predicate(run_dir: Path) -> bool:
+        labels = n_labels(run_dir)
+        if "base" not in seen:
+            seen["base"] = labels
+        elif "t" not in seen and labels >= seen["base"] + new:
+            seen["t"] = time.monotonic()
+        return "t" in seen and time.monotonic() - seen["t"] > delay_s
+
+    return predicate
 
 
 def processes_of(run_dir: Path) -> list[psutil.Process]:
@@ -51,19 +73,18 @@ def test_ten_sigkills_then_finish(tmp_path):
     run_dir = tmp_path / "run"
     moments = []
     for _ in range(KILLS):
-        delay_s = rng.uniform(*WINDOW_S)
-        start = time.monotonic()
-        killed = kill_when(
-            run_dir, lambda d, s=start, t=delay_s: time.monotonic() - s > t, 120, *EMT
+        new, delay_s = rng.randint(*NEW_LABELS), rng.uniform(*EXTRA_S)
+        killed = kill_when(run_dir, after_new_labels(new, delay_s), 120, *RUN)
+        moments.append(
+            (new, round(delay_s, 1), killed, phase(run_dir), n_labels(run_dir))
         )
-        moments.append((round(delay_s, 1), killed, phase(run_dir), n_labels(run_dir)))
         if not killed:
             break
-    print("kills (delay s, killed, phase, labels):", moments)
-    assert sum(k for _, k, _, _ in moments) >= 8, moments
-    assert {p for _, _, p, _ in moments} >= {"idg", "al"}, moments
+    print("kills (new labels, extra s, killed, phase, labels):", moments)
+    assert sum(m[2] for m in moments) == KILLS, f"the run ended too soon: {moments}"
+    assert {m[3] for m in moments} >= {"idg", "al"}, moments
 
-    proc = run_pax(run_dir, *EMT, timeout=300)
+    proc = run_pax(run_dir, *RUN, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run_dir / "results" / "summary.json").exists()
     ids = assert_labels_exactly_once(run_dir)

@@ -109,3 +109,22 @@ def test_truncated_dataset_stops_naming_the_file(interrupted, tmp_path):
     path = max((run_dir / "data").glob("*.extxyz"), key=lambda p: p.stat().st_size)
     truncate(path, keep=0.7)
     assert_refused(run_dir, f"dataset file {path} is corrupt")
+
+
+def test_changed_config_is_refused_unless_forced(interrupted, tmp_path):
+    run_dir = copy_of(interrupted, tmp_path)
+    before = snapshot(run_dir)
+    proc = run_pax(run_dir, *SLOW_EMT, "al.c_x=0.5", timeout=180)
+    assert proc.returncode == 2 and "different config (al.c_x)" in proc.stderr
+    assert snapshot(run_dir) == before, "a refused resume changed the run directory"
+
+    starts = len([line for line in events_text(run_dir) if '"phase"' in line])
+
+    def resumed(d: Path) -> bool:
+        return len([line for line in events_text(d) if '"phase"' in line]) > starts
+
+    assert kill_when(run_dir, resumed, 180, *SLOW_EMT, "al.c_x=0.5", "run.force=true")
+
+
+def events_text(run_dir: Path) -> list[str]:
+    return (run_dir / "metrics.jsonl").read_text().splitlines()
