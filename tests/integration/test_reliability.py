@@ -201,7 +201,7 @@ def test_killed_worker_tasks_run_again(tmp_path):
     proc = start_pax(
         run_dir,
         *EMT,
-        "dft.delay_s=0.3",
+        "dft.delay_s=0.1",
         "cluster.heartbeat_period_s=1",
         "cluster.heartbeat_threshold_s=3",
     )

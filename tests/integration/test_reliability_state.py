@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_reliability import assert_labels_exactly_once
-from tests.integration.workflow_helpers import kill_when, run_pax
+from tests.integration.workflow_helpers import events, kill_when, run_pax
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -118,13 +118,9 @@ def test_changed_config_is_refused_unless_forced(interrupted, tmp_path):
     assert proc.returncode == 2 and "different config (al.c_x)" in proc.stderr
     assert snapshot(run_dir) == before, "a refused resume changed the run directory"
 
-    starts = len([line for line in events_text(run_dir) if '"phase"' in line])
+    starts = len(events(run_dir, "phase"))
 
-    def resumed(d: Path) -> bool:
-        return len([line for line in events_text(d) if '"phase"' in line]) > starts
+    def resumed(d: Path) -> bool:  # the forced resume got to work
+        return len(events(d, "phase")) > starts
 
     assert kill_when(run_dir, resumed, 180, *SLOW_EMT, "al.c_x=0.5", "run.force=true")
-
-
-def events_text(run_dir: Path) -> list[str]:
-    return (run_dir / "metrics.jsonl").read_text().splitlines()
