@@ -91,6 +91,7 @@ class ActiveLearning:
             if reason:
                 break
             # MD first: labels submitted at the last check compute meanwhile.
+            submitted = 0
             running = self.md.running
             if self.al.synchronous and ctx.pool.in_flight:
                 running = running & False  # everyone waits for the labels out
@@ -108,8 +109,10 @@ class ActiveLearning:
                         "in_flight_after": ctx.pool.in_flight,
                     },
                 )
-                self._check()
-            if self.pending_epochs > 0:
+                submitted = self._check()
+            # Right after sending labels the other trajectories explore one more
+            # chunk before training takes the cores again.
+            if self.pending_epochs > 0 and not (submitted and self.md.running.any()):
                 self._train_chunk()
             elif not running.any():
                 time.sleep(0.02)
@@ -131,8 +134,10 @@ class ActiveLearning:
         return reason
 
     # --------------------------------------------------------------- pieces
-    def _check(self) -> None:
+    def _check(self) -> int:
+        """Compare each running trajectory with its threshold; return labels sent."""
         ctx, al = self.ctx, self.al
+        submitted = 0
         unc = self.md.uncertainty()["max_atomic_sd"]
         frozen = ctx.n_train() >= al.freeze_threshold_dataset
         if frozen and not self.threshold.frozen:
@@ -157,6 +162,7 @@ class ActiveLearning:
             self.threshold.observe(key, u)
             if crossed and ctx.pool.in_flight < ctx.max_in_flight:
                 self._submit(int(i), u, thr)
+                submitted += 1
             elif not crossed:
                 self.checkpoints[i] = self.md.atoms(int(i))
                 if self.quiet_steps[i] >= al.uncert_not_crossed_limit:
@@ -175,6 +181,7 @@ class ActiveLearning:
                     self.md.stop_reason(int(i)),
                 )
                 self.md.reset(int(i), self.checkpoints[i].copy())
+        return submitted
 
     def _submit(self, i: int, uncertainty: float, threshold: float | None) -> None:
         atoms = self.md.atoms(i)

@@ -33,9 +33,21 @@ def test_threshold_picked_points(finished_run):
     assert al_labels and all(e["uncertainty"] > e["threshold"] for e in al_labels)
 
 
-def test_md_ran_while_labels_were_in_flight(finished_run):
-    run_dir, _ = finished_run
-    assert any(e["in_flight"] > 0 for e in events(run_dir, "md"))
+def test_md_ran_while_labels_were_in_flight(tmp_path):
+    # xTB on water answers in milliseconds, faster than one pass of the loop, so
+    # a reference that takes 0.3 s per call (EMT with a delay) shows the overlap.
+    run_dir = tmp_path / "slow"
+    proc = run_pax(
+        run_dir,
+        "dft=emt",
+        "dft.delay_s=0.3",
+        "al.idg.sampler=aimd",
+        "al.max_train_set_size=8",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    overlapping = [e for e in events(run_dir, "md") if e["in_flight"] > 0]
+    assert overlapping, "no MD advance happened while a label was in flight"
+    assert all(e["running"] >= 1 for e in overlapping)
 
 
 def test_results_complete(finished_run):
