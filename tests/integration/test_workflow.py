@@ -41,7 +41,6 @@ def test_md_ran_while_labels_were_in_flight(tmp_path):
         run_dir,
         "dft=emt",
         "dft.delay_s=0.3",
-        "al.idg.sampler=aimd",
         "al.max_train_set_size=8",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
