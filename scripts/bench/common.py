@@ -1,0 +1,180 @@
+"""Shared pieces of the proof-of-value benchmarks: run pax, read its records, report.
+
+The benchmarks start pax as a subprocess (the same entry point as the `pax`
+command), each run in its own directory, and read `metrics.jsonl` afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts" / "bench"))
+
+# A small MACE committee for the --quick settings (2-core CPU): ethanol, 16 channels.
+SMALL_MODEL = [
+    "mlff.ensemble_size=2",
+    "mlff.num_channels=16",
+    "mlff.max_L=1",
+    "mlff.correlation=2",
+    "mlff.num_interactions=2",
+    "mlff.radial_MLP=[16,16]",
+    "mlff.batch_size=5",
+]
+
+
+def machine() -> str:
+    """One line naming the machine: CPU model, cores, torch threads used."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()}"
+
+
+def ensure_frames(
+    out: Path, system: Path, temperature_K: float, frames: int, every: int, seed: int
+) -> Path:
+    """Reference (GFN2-xTB) Langevin frames at `out`, made once by make_test_set."""
+    out = out if out.is_absolute() else ROOT / out
+    if out.exists():
+        from ase.io import read
+
+        if len(read(str(out), index=":")) >= frames:
+            return out
+    from ase.io import write
+    from make_test_set import make_test_set
+
+    print(f"making {frames} reference frames at {temperature_K} K -> {out}", flush=True)
+    made = make_test_set(ROOT / system, temperature_K, frames, every, seed=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write(str(out), made, format="extxyz")
+    return out
+
+
+def run_pax(
+    run_dir: Path, overrides: list[str], timeout_s: float, entry: str = "main"
+) -> float:
+    """Run pax in a fresh run_dir with these overrides; return its wall time (s).
+
+    The run's own output goes to run_dir/pax.log; a failed run raises with its tail.
+    pax runs in its own session; whatever is left in it afterwards (Parsl workers of
+    a run that was stopped) is killed, so a timeout or Ctrl-C leaves nothing behind.
+    """
+    run_dir = run_dir if run_dir.is_absolute() else ROOT / run_dir
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    cmd = [
+        sys.executable,
+        "-c",
+        f"from pax.cli import {entry}; {entry}()",
+        *overrides,
+        f"hydra.run.dir={run_dir}",
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
+    print(f"$ pax {' '.join(overrides)}  [{run_dir.relative_to(ROOT)}]", flush=True)
+    t0 = time.time()
+    with open(run_dir / "pax.log", "w") as logf:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=logf, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=timeout_s)
+        finally:
+            _end_session(proc)
+    wall = time.time() - t0
+    if proc.returncode != 0:
+        tail = (run_dir / "pax.log").read_text()[-3000:]
+        raise RuntimeError(f"pax failed (rc {proc.returncode}) in {run_dir}:\n{tail}")
+    return wall
+
+
+def _end_session(proc: subprocess.Popen) -> None:
+    """Stop pax (if still running) and every process left in its session (workers)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == proc.pid:  # session id: left over in pax's session
+            try:
+                os.kill(int(stat.parent.name), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def events(run_dir: Path, kind: str | None = None) -> list[dict]:
+    """Records of run_dir/metrics.jsonl (of one kind), skipping a torn line."""
+    path = run_dir / "metrics.jsonl"
+    out = []
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if kind is None or rec.get("kind") == kind:
+            out.append(rec)
+    return out
+
+
+def summary(run_dir: Path) -> dict:
+    """results/summary.json of a finished run."""
+    return json.loads((run_dir / "results" / "summary.json").read_text())
+
+
+def test_curve(run_dir: Path) -> list[dict]:
+    """Test records in time order: n_labels, time_s, test_f_mae and the epoch trained.
+
+    `epoch` is the ensemble's epoch count at the test evaluation (last train record
+    before it), the training budget the labels had.
+    """
+    epoch, out = 0, []
+    for rec in events(run_dir):
+        if rec.get("kind") == "train" and rec.get("epoch") is not None:
+            epoch = max(epoch, int(rec["epoch"]))
+        elif rec.get("kind") == "test":
+            out.append({**rec, "epoch": epoch})
+    return out
+
+
+def first_below(curve: list[dict], target: float, key: str = "test_f_mae") -> dict | None:
+    """The first record whose `key` is at or below target, or None."""
+    for rec in curve:
+        if rec.get(key) is not None and rec[key] <= target:
+            return rec
+    return None
+
+
+def fmt(value, spec: str = ".3f", missing: str = "not reached") -> str:
+    """Format a number for a table, or say it is missing."""
+    return missing if value is None else format(value, spec)
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
