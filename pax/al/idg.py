@@ -9,8 +9,12 @@ from pax.al.context import Context
 from pax.al.decisions import idg_stop
 from pax.al.labels import store_label
 from pax.al.sampler import Sampler
+from pax.errors import PaxError
 
 log = logging.getLogger(__name__)
+
+MAX_FAILED_IN_A_ROW = 20
+"""IDG gives up when this many reference labels in a row failed."""
 
 
 class InitialDataset:
@@ -33,6 +37,7 @@ class InitialDataset:
         self.target = cfg.al.desired_acc * self.idg.desired_acc_scale_idg
         self.sampler = Sampler(cfg, ctx.systems, ctx.run_dir)
         self.submitted = 0
+        self.failed_in_a_row = 0
         self.trainings = 0
         self.epochs = 0
         self.mae: float | None = None
@@ -117,6 +122,17 @@ class InitialDataset:
     def _arrived(self, done) -> bool:
         ctx = self.ctx
         split = store_label(ctx, done)
+        if done.result.ok:
+            self.failed_in_a_row = 0
+        else:  # sample another frame in its place (else IDG waits forever)
+            self.submitted -= 1
+            self.failed_in_a_row += 1
+            if self.failed_in_a_row >= MAX_FAILED_IN_A_ROW:
+                raise PaxError(
+                    f"dft={ctx.cfg.dft.kind}: {self.failed_in_a_row} reference labels "
+                    f"in a row failed (last: {done.result.reason}); check the dft "
+                    "settings (the failures are in ledger.jsonl)"
+                )
         ctx.tracker.log(
             "sampling",
             {

@@ -235,3 +235,15 @@ def test_killed_worker_tasks_run_again(tmp_path):
     later_pids = {r["info"]["pid"] for t, r in results.items() if t >= max(lost)}
     assert later_pids - set(killed), "no worker started after the loss"
     assert_labels_exactly_once(run_dir)
+
+
+def test_reference_that_always_fails_stops_with_a_reason(tmp_path):
+    """IDG samples again after each failure, and gives up after 20 in a row."""
+    run_dir = tmp_path / "run"
+    all_fail = [*EMT, "dft.fault_rate=1.0", "dft.fault_kinds=[scf]"]
+    rc, _, err = finish_pax(start_pax(run_dir, *all_fail), timeout_s=180)
+    assert rc == 2, err[-3000:]
+    line = [x for x in err.splitlines() if x.startswith("pax: error:")]
+    assert len(line) == 1 and "20 reference labels in a row failed" in line[0]
+    assert "SCF not converged (injected)" in line[0]
+    assert sum(r["event"] == "failed" for r in ledger(run_dir)) >= 20
