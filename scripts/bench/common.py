@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,9 +67,16 @@ def ensure_frames(
 
 
 def run_pax(
-    run_dir: Path, overrides: list[str], timeout_s: float, entry: str = "main"
+    run_dir: Path,
+    overrides: list[str],
+    timeout_s: float,
+    entry: str = "main",
+    stop_when: Callable[[Path], bool] | None = None,
 ) -> float:
     """Run pax in a fresh run_dir with these overrides; return its wall time (s).
+
+    stop_when(run_dir), polled every second, ends the run early with Ctrl-C
+    (SIGINT, pax's clean stop) once it holds; such a run does not raise.
 
     The run's own output goes to run_dir/pax.log; a failed run raises with its tail.
     pax runs in its own session; whatever is left in it afterwards (Parsl workers of
@@ -92,12 +100,21 @@ def run_pax(
             cmd, cwd=ROOT, stdout=logf, stderr=subprocess.STDOUT, env=env,
             start_new_session=True,
         )
+        stopped = False
         try:
-            proc.wait(timeout=timeout_s)
+            while proc.poll() is None:
+                if time.time() - t0 > timeout_s:
+                    raise subprocess.TimeoutExpired(cmd, timeout_s)
+                if stop_when is not None and stop_when(run_dir):
+                    stopped = True
+                    wall = time.time() - t0
+                    break
+                time.sleep(1.0)
         finally:
             _end_session(proc)
-    wall = time.time() - t0
-    if proc.returncode != 0:
+    if not stopped:
+        wall = time.time() - t0
+    if proc.returncode != 0 and not stopped:
         tail = (run_dir / "pax.log").read_text()[-3000:]
         raise RuntimeError(f"pax failed (rc {proc.returncode}) in {run_dir}:\n{tail}")
     return wall

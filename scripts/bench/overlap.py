@@ -62,8 +62,9 @@ def phase_figures(run_dir: Path, workers: int) -> dict[str, dict]:
     records = events(run_dir)
     out = {}
     for phase, (start, end) in phase_windows(records).items():
+        # labels that finished inside the phase's window (IDG's last ones land in AL)
         done = [r for r in records if r.get("kind") == "sampling"
-                and r.get("phase") == phase and r.get("label_wall_s") is not None]
+                and start <= r["time_s"] <= end and r.get("label_wall_s") is not None]
         label_s = sum(r["label_wall_s"] for r in done)
         wall = end - start
         bound = label_s / workers
