@@ -87,7 +87,7 @@ def main() -> None:
         run_dir = args.out / f"traj{trajectories}"
         started = time.time()
 
-        def reached(path: Path) -> bool:
+        def reached(path: Path, started: float = started) -> bool:
             late = time.time() - started > limit_s  # give up: "not reached"
             return late or first_below(test_curve(path), target) is not None
 
