@@ -24,6 +24,7 @@ from common import (
     ROOT,
     SMALL_MODEL,
     ensure_frames,
+    events,
     fmt,
     machine,
     run_pax,
@@ -33,7 +34,7 @@ from common import (
 
 QUICK = {
     "system": "ethanol",
-    "budget": 100,
+    "budget": 80,
     "model": [*SMALL_MODEL, "al.idg.min_initial_set_size=10", "al.num_trajectories=4"],
     "thresholds": [0.2, 0.1, 0.05],
 }
@@ -48,6 +49,8 @@ def parse_args() -> argparse.Namespace:
                    "uniform and IDG get as many labels as that run used")
     p.add_argument("--thresholds", type=float, nargs="+", help="test F-MAE, eV/Å")
     p.add_argument("--temperature-K", type=float, default=500.0)
+    p.add_argument("--hot-offset-K", type=float, default=200.0,
+                   help="second test set this much hotter (final models only)")
     p.add_argument("--test-every", type=int, default=5, help="labels between tests")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--workers", type=int, default=1, help="reference workers")
@@ -113,8 +116,11 @@ def van_der_corput(n: int) -> list[int]:
     return keys
 
 
-def uniform_curve(pool, checkpoints: list[dict], run_dir: Path, test) -> list[dict]:
-    """(b) the same Ensemble trained on uniform frames with pax's label/epoch budget."""
+def uniform_curve(pool, checkpoints: list[dict], run_dir: Path, test):
+    """(b) the same Ensemble trained on uniform frames with pax's label/epoch budget.
+
+    Returns the curve (n_labels, epoch, test_f_mae) and the last ensemble.
+    """
     import yaml
 
     from pax.al.decisions import goes_to_validation
@@ -148,7 +154,7 @@ def uniform_curve(pool, checkpoints: list[dict], run_dir: Path, test) -> list[di
         mae = float(ens.evaluate(test)["mean"]["f_mae"])
         out.append({"n_labels": n, "epoch": epoch, "test_f_mae": mae})
         print(f"  uniform: {n} labels, {epoch} epochs: test F-MAE {mae:.4f}", flush=True)
-    return out
+    return out, ens
 
 
 def labels_to_reach(curve: list[dict], target: float) -> int | None:
@@ -157,6 +163,27 @@ def labels_to_reach(curve: list[dict], target: float) -> int | None:
         if rec["test_f_mae"] <= target:
             return int(rec["n_labels"])
     return None
+
+
+def load_final(run_dir: Path):
+    """The ensemble a pax run ended with (its last checkpoint)."""
+    from pax.mlff import Ensemble
+
+    return Ensemble.load(run_dir / "state" / "ensemble.pt")
+
+
+def n_labels(run_dir: Path) -> int:
+    """Labels a pax run stored (sampling records with a split)."""
+    return sum(1 for r in events(ROOT / run_dir, "sampling") if r.get("split"))
+
+
+def final_table(entries, test, hot) -> list[list]:
+    """Rows: method, labels, epochs, test F-MAE on the run's and the hot test set."""
+    rows = []
+    for name, ens, labels in entries:
+        maes = [float(ens.evaluate(frames)["mean"]["f_mae"]) for frames in (test, hot)]
+        rows.append([name, labels, ens.epoch, f"{maes[0]:.4f}", f"{maes[1]:.4f}"])
+    return rows
 
 
 def curve_table(curve: list[dict], uniform: list[dict], name: str) -> str:
@@ -198,8 +225,21 @@ def main() -> None:
     print(f"pax AL: {al[-1]['n_labels']} labels in {al_wall:.0f} s", flush=True)
     idg, idg_wall = idg_run(base, al[-1]["n_labels"], args.out)
     print(f"IDG alone: {idg[-1]['n_labels']} labels in {idg_wall:.0f} s", flush=True)
-    uniform = uniform_curve(pool, al, ROOT / args.out / "al", test)
-    uniform_idg = uniform_curve(pool, idg, ROOT / args.out / "al", test)
+    uniform, uni_ens = uniform_curve(pool, al, ROOT / args.out / "al", test)
+    uniform_idg, uni_idg_ens = uniform_curve(pool, idg, ROOT / args.out / "al", test)
+    hot_t = args.temperature_K + args.hot_offset_K
+    hot_path = ensure_frames(
+        Path(f"outputs/testsets/{setting['system']}_{int(hot_t)}K.extxyz"),
+        system, hot_t, 100, 50, seed=1234,
+    )
+    hot = read(str(hot_path), ":")
+    final_rows = final_table(
+        [("pax AL", load_final(ROOT / args.out / "al"), n_labels(args.out / "al")),
+         ("uniform (AL's epochs)", uni_ens, uniform[-1]["n_labels"]),
+         ("IDG alone", load_final(ROOT / args.out / "idg"), n_labels(args.out / "idg")),
+         ("uniform (IDG's epochs)", uni_idg_ens, uniform_idg[-1]["n_labels"])],
+        test, hot,
+    )
 
     rows = []
     for target in thresholds:
@@ -218,6 +258,10 @@ def main() -> None:
         table(["test F-MAE target (eV/Å)", "pax AL", "uniform (AL's epochs)",
                "uniform / AL (goal >= 2)", "IDG alone", "uniform (IDG's epochs)"],
               rows),
+        f"Final models on the {t_k} K test set and on {hot_t:.0f} K frames "
+        f"({hot_path.relative_to(ROOT)}, hotter than any training data):",
+        table(["method", "labels", "epochs", f"test F-MAE {t_k} K",
+               f"test F-MAE {hot_t:.0f} K"], final_rows),
         "(a) pax IDG + AL against (b) uniform, at pax's test points:",
         curve_table(al, uniform, "pax"),
         "(c) IDG alone against (b) uniform, at IDG's test points:",

@@ -46,10 +46,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--max-train", type=int, help="al.max_train_set_size")
     p.add_argument("--temperature-K", type=float, default=500.0)
     p.add_argument("--test-every", type=int, default=5, help="labels between tests")
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--threads", type=int, default=1,
                    help="run.torch_threads (0: what the workers leave)")
     p.add_argument("--workers", type=int, default=1, help="cluster.max_workers")
-    p.add_argument("--timeout-s", type=float, help="per run (quick 420, else 3600)")
+    p.add_argument("--timeout-s", type=float, help="per run (quick 300, else 3600)")
     p.add_argument("--out", type=Path, default=Path("outputs/bench/time_to_accuracy"))
     p.add_argument("overrides", nargs="*", help="extra pax overrides (both runs)")
     return p.parse_args()
@@ -61,7 +61,7 @@ def main() -> None:
     target = args.target or setting["target"]
     n = args.trajectories or setting["trajectories"]
     max_train = args.max_train or setting["max_train"]
-    limit_s = args.timeout_s or (420 if args.quick else 3600)
+    limit_s = args.timeout_s or (300 if args.quick else 3600)
     test_path = ensure_frames(
         Path(f"outputs/testsets/{setting['system']}_{int(args.temperature_K)}K.extxyz"),
         Path(f"data/systems/{setting['system']}.xyz"),
