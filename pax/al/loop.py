@@ -60,6 +60,7 @@ class ActiveLearning:
             str, np.ndarray
         ] = {}  # ticket -> mean forces at submission
         self.pending_epochs = 0
+        self.deferred = False  # training waited one MD chunk after a submission
         self.epochs = 0
         self.mae: float | None = None
         self.labels = 0
@@ -112,8 +113,13 @@ class ActiveLearning:
                 submitted = self._check()
             # Right after sending labels the other trajectories explore one more
             # chunk before training takes the cores again.
-            if self.pending_epochs > 0 and not (submitted and self.md.running.any()):
+            defer = bool(submitted) and self.md.running.any() and not self.deferred
+            self.deferred = defer and self.pending_epochs > 0
+            if self.pending_epochs > 0 and not defer:
                 self._train_chunk()
+                # MD never runs more than one label's training ahead of the model.
+                while self.pending_epochs > self.al.epochs_per_worker:
+                    self._train_chunk()
             elif not running.any():
                 time.sleep(0.02)
             self._progress()
