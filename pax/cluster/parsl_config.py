@@ -116,6 +116,32 @@ def local_workers(cfg: LocalClusterConfig) -> int:
     return min(cfg.max_workers, (os.cpu_count() or 1) // cfg.cores_per_worker)
 
 
+def kill_local_blocks(run_dir: Path) -> list[int]:
+    """Kill the local worker pools an earlier, killed process of this run left.
+
+    A local block runs detached from pax; after a SIGKILL of pax it can outlive
+    it (for good when pax died before the pool connected). They are found by
+    their log folder under run_dir/parsl/workers.
+
+    Returns:
+        The process ids killed.
+    """
+    import psutil
+
+    marker = f"--logdir={Path(run_dir).resolve() / 'parsl' / 'workers'}/"
+    killed = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if not any(part.startswith(marker) for part in proc.info["cmdline"] or []):
+            continue
+        try:
+            for member in [*proc.children(recursive=True), proc]:
+                member.kill()
+                killed.append(member.pid)
+        except psutil.Error:
+            continue
+    return killed
+
+
 def _local_executor(cfg: LocalClusterConfig, run_dir: Path) -> HighThroughputExecutor:
     if local_workers(cfg) < 1:
         raise ConfigError(

@@ -23,7 +23,12 @@ from pax.cluster.ledger import (
     geometry_hash,
     labelled_from_dict,
 )
-from pax.cluster.parsl_config import local_workers, make_parsl_config, run_label
+from pax.cluster.parsl_config import (
+    kill_local_blocks,
+    local_workers,
+    make_parsl_config,
+    run_label,
+)
 from pax.cluster.slurm import cancel_jobs_of_run
 from pax.cluster.task import label_on_worker
 from pax.dft.labelled import Labelled
@@ -123,6 +128,8 @@ class ReferencePool:
             config = make_parsl_config(self.cluster_cfg, self.run_dir)
             if self._is_slurm:  # blocks of a killed earlier process of this run
                 cancel_jobs_of_run(self.label, self.cluster_cfg.cmd_timeout_s)
+            elif left := kill_local_blocks(self.run_dir):
+                log.warning("killed worker pools an earlier process left: %s", left)
             self._dfk = DataFlowKernel(config)
         except BaseException:
             self.close()

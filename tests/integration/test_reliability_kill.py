@@ -1,8 +1,9 @@
 """Reliability: SIGKILL the main process at 10 random moments of one small run.
 
 Each kill takes the whole process group (main process, interchange, calculation
-children) at a random moment after that session's k-th new label (k random in
-1..3, then a random 0-1 s more: imports and Parsl start-up take 5-10 s on a
+children): the first while Parsl starts, the other nine at a random moment
+after that session's k-th new label (k random in
+1..2, then a random 0-0.8 s more: imports and Parsl start-up take 5-10 s on a
 loaded machine, and a session killed before its first label makes no
 progress), then the same command resumes.
 The run must finish with every computed label in the datasets exactly once, and
@@ -24,11 +25,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 KILLS = 10
 SEED = 10
-RUN = [*EMT, "dft.delay_s=0.2", "al.max_train_set_size=40"]
-"""Longer than the tiny run (about 45 labels), so ten kills fit before its end."""
-NEW_LABELS = (1, 3)
+RUN = [
+    *EMT,
+    "dft.delay_s=0.2",
+    "al.idg.max_initial_set_size=8",
+    "al.max_train_set_size=30",
+]
+"""Longer than the tiny run (about 20 IDG labels and more AL), so ten kills fit."""
+NEW_LABELS = (1, 2)
 """A session is killed after this many new labels (uniform integer)..."""
-EXTRA_S = (0.0, 1.0)
+EXTRA_S = (0.0, 0.8)
 """... and this many seconds more (uniform)."""
 
 
@@ -72,7 +78,22 @@ def test_ten_sigkills_then_finish(tmp_path):
     rng = random.Random(SEED)
     run_dir = tmp_path / "run"
     moments = []
-    for _ in range(KILLS):
+    try:
+        _kill_and_finish(run_dir, rng, moments)
+    finally:  # never leave a worker behind, also when the test fails
+        for p in processes_of(run_dir):
+            p.kill()
+
+
+def in_startup(run_dir: Path) -> bool:
+    """True once Parsl has written the first block's submit script."""
+    return any(run_dir.glob("parsl/*/submit_scripts/*.sh"))
+
+
+def _kill_and_finish(run_dir: Path, rng: random.Random, moments: list) -> None:
+    killed = kill_when(run_dir, in_startup, 120, *RUN)  # before any label
+    moments.append(("startup", 0.0, killed, phase(run_dir), n_labels(run_dir)))
+    for _ in range(KILLS - 1):
         new, delay_s = rng.randint(*NEW_LABELS), rng.uniform(*EXTRA_S)
         killed = kill_when(run_dir, after_new_labels(new, delay_s), 120, *RUN)
         moments.append(
@@ -90,10 +111,8 @@ def test_ten_sigkills_then_finish(tmp_path):
     ids = assert_labels_exactly_once(run_dir)
     assert len(ids) >= 10
 
-    deadline = time.monotonic() + 60  # orphaned blocks see their interchange gone
+    deadline = time.monotonic() + 30  # the last block stops with its session
     while processes_of(run_dir) and time.monotonic() < deadline:
         time.sleep(1)
     left = processes_of(run_dir)
-    for p in left:  # do not leave them to the next test either
-        p.kill()
     assert not left, [p.info["cmdline"] for p in left]
