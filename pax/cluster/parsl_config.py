@@ -116,27 +116,32 @@ def local_workers(cfg: LocalClusterConfig) -> int:
     return min(cfg.max_workers, (os.cpu_count() or 1) // cfg.cores_per_worker)
 
 
-def kill_local_blocks(run_dir: Path) -> list[int]:
-    """Kill the local worker pools an earlier, killed process of this run left.
+def kill_leftovers(run_dir: Path) -> list[int]:
+    """Kill the Parsl processes an earlier, killed pax process of this run left.
 
-    A local block runs detached from pax; after a SIGKILL of pax it can outlive
-    it (for good when pax died before the pool connected). They are found by
-    their log folder under run_dir/parsl/workers.
+    After a SIGKILL of pax alone (the OOM killer, `kill -9 PID`) its interchange
+    lives on, and a local block, which runs detached, can too. Interchanges are
+    found by their log under run_dir/parsl, worker pools by their log folder.
 
     Returns:
         The process ids killed.
     """
     import psutil
 
-    marker = f"--logdir={Path(run_dir).resolve() / 'parsl' / 'workers'}/"
+    parsl_dir = str(Path(run_dir).resolve() / "parsl") + os.sep
+    marker = f"--logdir={parsl_dir}workers{os.sep}"
     killed = []
     for proc in psutil.process_iter(["cmdline"]):
-        if not any(part.startswith(marker) for part in proc.info["cmdline"] or []):
-            continue
+        cmdline = proc.info["cmdline"] or []
         try:
-            for member in [*proc.children(recursive=True), proc]:
-                member.kill()
-                killed.append(member.pid)
+            ours = any(part.startswith(marker) for part in cmdline) or (
+                cmdline[:1] == ["parsl: HTEX interchange"]
+                and any(f.path.startswith(parsl_dir) for f in proc.open_files())
+            )
+            if ours:
+                for member in [*proc.children(recursive=True), proc]:
+                    member.kill()
+                    killed.append(member.pid)
         except psutil.Error:
             continue
     return killed

@@ -24,7 +24,7 @@ from pax.cluster.ledger import (
     labelled_from_dict,
 )
 from pax.cluster.parsl_config import (
-    kill_local_blocks,
+    kill_leftovers,
     local_workers,
     make_parsl_config,
     run_label,
@@ -128,8 +128,8 @@ class ReferencePool:
             config = make_parsl_config(self.cluster_cfg, self.run_dir)
             if self._is_slurm:  # blocks of a killed earlier process of this run
                 cancel_jobs_of_run(self.label, self.cluster_cfg.cmd_timeout_s)
-            elif left := kill_local_blocks(self.run_dir):
-                log.warning("killed worker pools an earlier process left: %s", left)
+            if left := kill_leftovers(self.run_dir):
+                log.warning("killed Parsl processes an earlier process left: %s", left)
             self._dfk = DataFlowKernel(config)
         except BaseException:
             self.close()

@@ -1,25 +1,30 @@
 """Reliability: SIGKILL the main process at 10 random moments of one small run.
 
-Each kill takes the whole process group (main process, interchange, calculation
-children): the first while Parsl starts, the other nine at a random moment
-after that session's k-th new label (k random in
-1..2, then a random 0-0.8 s more: imports and Parsl start-up take 5-10 s on a
-loaded machine, and a session killed before its first label makes no
-progress), then the same command resumes.
-The run must finish with every computed label in the datasets exactly once, and
-no worker of the run may outlive it (the local analogue of no Slurm job left).
+The first kill lands while Parsl starts; the other nine at a random moment after
+that session's k-th new label (k random in 1..2, then 0-0.8 s more: imports and
+Parsl start-up take 5-10 s on a loaded machine, and a session killed before its
+first label makes no progress). Each kill takes the whole process group (main
+process, interchange, calculation children), except the second, which kills the
+main process alone (as the OOM killer does) and orphans its Parsl interchange.
+The same command resumes each time. The run must finish with every computed
+label in the datasets exactly once, and no process of the run may outlive it
+(the local analogue of no Slurm job left behind).
 """
 
 import json
+import os
 import random
+import signal
+import subprocess
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
+from tests.conftest import ROOT
 from tests.integration.test_reliability import EMT, assert_labels_exactly_once
-from tests.integration.workflow_helpers import kill_when, run_pax
+from tests.integration.workflow_helpers import kill_when, pax_command, run_pax
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -74,15 +79,54 @@ def processes_of(run_dir: Path) -> list[psutil.Process]:
     return found
 
 
+def kill_main_only_when(run_dir: Path, predicate, orphans: list[int]) -> bool:
+    """Like kill_when, but SIGKILL the main process alone (as the OOM killer does).
+
+    Its Parsl interchange is left running; its pid goes to orphans.
+    """
+    proc = subprocess.Popen(
+        pax_command(run_dir, *RUN),
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if predicate(run_dir):
+                orphans += [
+                    c.pid
+                    for c in psutil.Process(proc.pid).children()
+                    if c.cmdline()[:1] == ["parsl: HTEX interchange"]
+                ]
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
+def alive(pids: list[int]) -> list[int]:
+    return [p for p in pids if psutil.pid_exists(p)]
+
+
 def test_ten_sigkills_then_finish(tmp_path):
     rng = random.Random(SEED)
     run_dir = tmp_path / "run"
-    moments = []
+    moments, orphans = [], []
     try:
-        _kill_and_finish(run_dir, rng, moments)
+        _kill_and_finish(run_dir, rng, moments, orphans)
     finally:  # never leave a worker behind, also when the test fails
         for p in processes_of(run_dir):
             p.kill()
+        for pid in alive(orphans):
+            os.kill(pid, signal.SIGKILL)
 
 
 def in_startup(run_dir: Path) -> bool:
@@ -90,12 +134,17 @@ def in_startup(run_dir: Path) -> bool:
     return any(run_dir.glob("parsl/*/submit_scripts/*.sh"))
 
 
-def _kill_and_finish(run_dir: Path, rng: random.Random, moments: list) -> None:
+def _kill_and_finish(run_dir: Path, rng: random.Random, moments: list, orphans: list):
     killed = kill_when(run_dir, in_startup, 120, *RUN)  # before any label
     moments.append(("startup", 0.0, killed, phase(run_dir), n_labels(run_dir)))
-    for _ in range(KILLS - 1):
+    for k in range(KILLS - 1):
         new, delay_s = rng.randint(*NEW_LABELS), rng.uniform(*EXTRA_S)
-        killed = kill_when(run_dir, after_new_labels(new, delay_s), 120, *RUN)
+        moment = after_new_labels(new, delay_s)
+        if k == 0:  # the main process alone: its interchange is orphaned
+            killed = kill_main_only_when(run_dir, moment, orphans)
+            assert orphans, "no interchange to orphan"
+        else:
+            killed = kill_when(run_dir, moment, 120, *RUN)
         moments.append(
             (new, round(delay_s, 1), killed, phase(run_dir), n_labels(run_dir))
         )
@@ -116,3 +165,4 @@ def _kill_and_finish(run_dir: Path, rng: random.Random, moments: list) -> None:
         time.sleep(1)
     left = processes_of(run_dir)
     assert not left, [p.info["cmdline"] for p in left]
+    assert not alive(orphans), "the interchange of the killed process is still running"
