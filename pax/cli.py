@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -35,6 +36,11 @@ def one_line_error(exc: BaseException) -> str | None:
     for err in chain:
         if isinstance(err, PaxError):
             return str(err)
+    for err in chain:  # e.g. Hydra cannot create hydra.run.dir
+        if isinstance(err, PermissionError | NotADirectoryError | FileExistsError) or (
+            isinstance(err, OSError) and err.errno == errno.EROFS
+        ):
+            return f"{err.filename} is not writable ({err.strerror})"
     for err in chain:
         if isinstance(err, OmegaConfBaseException):
             key = getattr(err, "full_key", None) or ""
