@@ -15,16 +15,3 @@ class ConfigError(PaxError, ValueError):
     def __init__(self, key: str, value: Any, reason: str) -> None:
         self.key, self.value, self.reason = key, value, reason
         super().__init__(f"{key}={value!r}: {reason}")
-
-
-class NotImplementedYet(PaxError):
-    """A stage of the workflow that this version of pax does not provide."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(f"{what} is not implemented yet in pax {_version()}")
-
-
-def _version() -> str:
-    from pax import __version__
-
-    return __version__
