@@ -15,7 +15,6 @@ from pax.plan import build_plan, main_process_threads
 
 log = logging.getLogger(__name__)
 
-STAGES = ("all", "idg", "al")
 IGNORED_ON_RESUME = ("run", "wandb")
 
 
