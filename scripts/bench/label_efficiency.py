@@ -9,7 +9,7 @@ Three ways to spend reference labels on the same model and test set:
   (c) IDG alone: pax-idg, run past its usual stop to the same label budget.
 Then the labels each needs to reach the thresholds, and uniform / AL.
 
-    python scripts/bench/label_efficiency.py --quick   # ethanol, small MACE (~10 min)
+    python scripts/bench/label_efficiency.py --quick   # ethanol, small MACE (10 min on 2 cores)
     python scripts/bench/label_efficiency.py           # aspirin, mace_small (hours)
 """
 
@@ -35,7 +35,7 @@ from common import (
 QUICK = {
     "system": "ethanol",
     "budget": 80,
-    "model": [*SMALL_MODEL, "al.idg.min_initial_set_size=10", "al.num_trajectories=4"],
+    "model": [*SMALL_MODEL, "al.num_trajectories=4"],
     "thresholds": [0.2, 0.1, 0.05],
 }
 FULL = {"system": "aspirin", "budget": 300, "model": [], "thresholds": [0.1, 0.05]}

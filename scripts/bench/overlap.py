@@ -10,7 +10,7 @@ trajectory waits while a label is out). For IDG and for AL it prints
 
 Goal: utilisation >= 90% and wall within 15% of the bound.
 
-    python scripts/bench/overlap.py --quick          # EMT + 2 s delay, ethanol (~6 min)
+    python scripts/bench/overlap.py --quick          # EMT + 2 s delay, ethanol (3 min on 2 cores)
     python scripts/bench/overlap.py --reference pyscf  # PySCF PBE/def2-SVP, aspirin
 """
 

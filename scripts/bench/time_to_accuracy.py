@@ -8,7 +8,7 @@ the first test evaluation at or below --target: wall time since the run started
 right there; it also ends at --max-train training points. IDG keeps the default
 experiment's 1 eV/Å stop (al.desired_acc * al.idg.desired_acc_scale_idg).
 
-    python scripts/bench/time_to_accuracy.py --quick   # ethanol, small MACE (<= 15 min)
+    python scripts/bench/time_to_accuracy.py --quick   # ethanol, small MACE (2 min; <= 15 min)
     python scripts/bench/time_to_accuracy.py           # aspirin, default experiment
 """
 
