@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -79,11 +80,21 @@ def _install_reporter() -> None:
     hydra_utils.run_and_report = _run_and_report
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _job(cfg: DictConfig, stage: str) -> float | None:
     # User errors leave as SystemExit, which Hydra's job runner does not wrap
     # in its own multi-line report.
+    # SIGTERM (scancel, kill) unwinds like Ctrl-C, so the reference pool closes
+    # its Parsl workers and Slurm blocks; finished labels are in the ledger.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return _run_job(cfg, stage)
+    except KeyboardInterrupt:
+        sys.stderr.write("pax: interrupted; rerun the same command to resume\n")
+        sys.exit(130)
     except PaxError as exc:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise

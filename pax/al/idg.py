@@ -37,6 +37,7 @@ class InitialDataset:
         self.target = cfg.al.desired_acc * self.idg.desired_acc_scale_idg
         self.sampler = Sampler(cfg, ctx.systems, ctx.run_dir)
         self.submitted = 0
+        self.out: dict[int, int] = {}  # member -> labels in flight for it
         self.failed_in_a_row = 0
         self.trainings = 0
         self.epochs = 0
@@ -119,8 +120,22 @@ class InitialDataset:
             else self.ctx.store.size("train")
         )
 
+    def _smallest_member(self) -> tuple[int, int]:
+        """The member with the fewest training frames, counting those in flight."""
+        if not self.idg.distinct_member_sets:
+            return 0, self.ctx.store.size("train") + sum(self.out.values())
+        sizes = [
+            self.ctx.store.size(f"train_m{k}") + self.out.get(k, 0)
+            for k in range(self.members)
+        ]
+        k = min(range(self.members), key=sizes.__getitem__)
+        return k, sizes[k]
+
     def _arrived(self, done) -> bool:
         ctx = self.ctx
+        member = done.tag.get("member")
+        if done.tag.get("phase") == "idg" and self.out.get(member, 0) > 0:
+            self.out[member] -= 1
         split = store_label(ctx, done)
         if done.result.ok:
             self.failed_in_a_row = 0
@@ -157,16 +172,14 @@ class InitialDataset:
         # Train on one round while the next is labelled (none ahead if synchronous).
         ahead = 1 if self.ctx.cfg.al.synchronous else 2
         allowed = (self.trainings + ahead) * self.round_size
-        cap = (
-            self.idg.max_initial_set_size
-            * (self.members if self.idg.distinct_member_sets else 1)
-            / (1 - ctx.cfg.al.valid_ratio)
-        )
-        while ctx.pool.in_flight < ctx.max_in_flight and self.submitted < min(
-            allowed, cap + ctx.max_in_flight
+        while (
+            ctx.pool.in_flight < ctx.max_in_flight
+            and self.submitted < allowed
+            and self._smallest_member()[1] < self.idg.max_initial_set_size
         ):
             traj, frame = self.sampler.next_frame()
-            member = self.submitted % self.members
+            member = self._smallest_member()[0]
+            self.out[member] = self.out.get(member, 0) + 1
             tag = {
                 "phase": "idg",
                 "member": member,

@@ -56,6 +56,7 @@ class ActiveLearning:
         self.waiting: dict[int, str] = {}  # trajectory -> ticket
         self.checkpoints: list[Atoms] = [self.md.atoms(i) for i in range(n)]
         self.quiet_steps = np.zeros(n, dtype=np.int64)  # MD steps since last crossing
+        self.crashes = np.zeros(n, dtype=np.int64)  # stops since the last good check
         self.predicted: dict[
             str, np.ndarray
         ] = {}  # ticket -> mean forces at submission
@@ -171,6 +172,7 @@ class ActiveLearning:
                 submitted += 1
             elif not crossed:
                 self.checkpoints[i] = self.md.atoms(int(i))
+                self.crashes[i] = 0
                 if self.quiet_steps[i] >= al.uncert_not_crossed_limit:
                     log.info(
                         "trajectory %d quiet for %d steps: restarting",
@@ -179,17 +181,29 @@ class ActiveLearning:
                     )
                     self.md.reset(int(i), self.starts[i].copy())
                     self.quiet_steps[i] = 0
-        for i in np.flatnonzero(self.md.stopped):
-            if int(i) not in self.waiting:
-                log.warning(
-                    "trajectory %d stopped (%s): restarting from its checkpoint",
-                    i,
-                    self.md.stop_reason(int(i)),
-                )
-                self.md.reset(int(i), self.checkpoints[i].copy())
+        for i in map(int, np.flatnonzero(self.md.stopped)):
+            if i in self.waiting:
+                continue
+            self.crashes[i] += 1
+            log.warning(
+                "trajectory %d stopped (%s): restarting from its checkpoint",
+                i,
+                self.md.stop_reason(i),
+            )
+            self.md.reset(i, self.checkpoints[i].copy())
+            if self.crashes[i] >= 2 and ctx.pool.in_flight < ctx.max_in_flight:
+                # The model fails here again and again: label the last good geometry.
+                self._submit(i, float("nan"), None, trigger="md_stopped")
+                submitted += 1
         return submitted
 
-    def _submit(self, i: int, uncertainty: float, threshold: float | None) -> None:
+    def _submit(
+        self,
+        i: int,
+        uncertainty: float,
+        threshold: float | None,
+        trigger: str = "uncertainty",
+    ) -> None:
         atoms = self.md.atoms(i)
         frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
         frame.info["system"] = self.keys[i]
@@ -200,6 +214,7 @@ class ActiveLearning:
             "md_step": int(self.md.steps[i]),
             "uncertainty": uncertainty,
             "threshold": threshold,
+            "trigger": trigger,
         }
         ticket = self.ctx.pool.submit(frame, tag)
         self.predicted[ticket] = self.ctx.ensemble.predict([frame])["forces_comm"]
@@ -236,6 +251,7 @@ class ActiveLearning:
             "md_step": done.tag.get("md_step"),
             "uncertainty": done.tag.get("uncertainty"),
             "threshold": done.tag.get("threshold"),
+            "trigger": done.tag.get("trigger"),
             "label_wall_s": done.result.wall_s,
             "status": done.result.status,
             "reason": done.result.reason,
@@ -247,7 +263,11 @@ class ActiveLearning:
         }
         ctx.tracker.log("sampling", record)
         predicted = self.predicted.pop(done.ticket, None)
-        if done.result.ok and predicted is not None:
+        if (
+            done.result.ok
+            and predicted is not None
+            and done.tag.get("trigger", "uncertainty") == "uncertainty"
+        ):
             err = np.linalg.norm(
                 predicted - done.result.forces, axis=1
             )  # (n_atoms,) eV/Å

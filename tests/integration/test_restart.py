@@ -62,3 +62,39 @@ def test_kill_three_times_then_finish(tmp_path):
         run_dir / "results" / "valid.extxyz", index=":"
     )
     assert len(results) == len(ids)
+
+
+def test_sigterm_stops_cleanly_and_leaves_no_process(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import ROOT
+    from tests.integration.workflow_helpers import pax_command
+
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        pax_command(run_dir),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not events(run_dir, "md"):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)  # the main process only, as scancel does
+        assert proc.wait(timeout=60) == 130
+        assert "rerun the same command to resume" in proc.stderr.read()
+        time.sleep(1)
+        left = subprocess.run(
+            ["pgrep", "-s", str(proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert not left, f"processes of the run left behind: {left}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert run_pax(run_dir).returncode == 0

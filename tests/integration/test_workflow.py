@@ -29,7 +29,11 @@ def test_threshold_picked_points(finished_run):
     run_dir, _ = finished_run
     picked = [e for e in events(run_dir, "uncertainty") if e["crossed"]]
     assert picked, "AL never crossed the threshold"
-    al_labels = [e for e in events(run_dir, "sampling") if e["phase"] == "al"]
+    al_labels = [
+        e
+        for e in events(run_dir, "sampling")
+        if e["phase"] == "al" and e.get("trigger") == "uncertainty"
+    ]
     assert al_labels and all(e["uncertainty"] > e["threshold"] for e in al_labels)
 
 
