@@ -329,6 +329,9 @@ class ReferencePool:
             now = time.monotonic()
             available = self._available_s + self._connected * (now - self._t_sample)
             busy = self._busy_s
+        if available <= 0 and busy > 0:
+            # work finished before the monitor's first count: assume the planned workers
+            available = max(1, self.workers) * (now - self._t_sample)
         return min(1.0, busy / available) if available > 0 else 0.0
 
     def _monitor(self) -> None:
