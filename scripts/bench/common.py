@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pax.tracking import read_metrics
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts" / "bench"))
@@ -97,7 +99,11 @@ def run_pax(
     t0 = time.time()
     with open(run_dir / "pax.log", "w") as logf:
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=logf, stderr=subprocess.STDOUT, env=env,
+            cmd,
+            cwd=ROOT,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            env=env,
             start_new_session=True,
         )
         stopped = False
@@ -142,19 +148,8 @@ def _end_session(proc: subprocess.Popen) -> None:
 
 
 def events(run_dir: Path, kind: str | None = None) -> list[dict]:
-    """Records of run_dir/metrics.jsonl (of one kind), skipping a torn line."""
-    path = run_dir / "metrics.jsonl"
-    out = []
-    if not path.exists():
-        return out
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if kind is None or rec.get("kind") == kind:
-            out.append(rec)
-    return out
+    """Records of metrics.jsonl (of one kind), skipping a torn last line."""
+    return [r for r in read_metrics(run_dir) if kind is None or r.get("kind") == kind]
 
 
 def summary(run_dir: Path) -> dict:
@@ -177,7 +172,9 @@ def test_curve(run_dir: Path) -> list[dict]:
     return out
 
 
-def first_below(curve: list[dict], target: float, key: str = "test_f_mae") -> dict | None:
+def first_below(
+    curve: list[dict], target: float, key: str = "test_f_mae"
+) -> dict | None:
     """The first record whose `key` is at or below target, or None."""
     for rec in curve:
         if rec.get(key) is not None and rec[key] <= target:

@@ -1,6 +1,5 @@
 """Shared pieces of the end-to-end tests: tiny settings, running pax, reading events."""
 
-import json
 import os
 import signal
 import subprocess
@@ -8,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from pax.tracking import read_metrics
 from tests.conftest import ROOT
 
 TINY = [
@@ -74,18 +74,7 @@ def run_pax(run_dir: Path, *overrides: str, timeout: float = 600, entry: str = "
 
 def events(run_dir: Path, kind: str | None = None) -> list[dict]:
     """Records of metrics.jsonl (of one kind), skipping a torn last line."""
-    path = run_dir / "metrics.jsonl"
-    out = []
-    if not path.exists():
-        return out
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if kind is None or rec.get("kind") == kind:
-            out.append(rec)
-    return out
+    return [r for r in read_metrics(run_dir) if kind is None or r.get("kind") == kind]
 
 
 def kill_when(run_dir: Path, predicate, timeout: float = 300, *overrides: str) -> bool:
