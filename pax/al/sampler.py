@@ -55,13 +55,16 @@ def make_calculator(cfg: PaxConfig, run_dir: Path) -> Calculator:
             verbosity=0,
         )
     if idg.sampler.value == "mace":
+        import torch
         from mace.calculators import MACECalculator
 
         from pax.dft.teacher import resolve_model
+        from pax.mlff.fast_product import for_inference
 
         path = resolve_model(idg.foundation_model, key="al.idg.foundation_model")
+        model = torch.load(path, map_location="cpu", weights_only=False).double()
         return MACECalculator(
-            model_paths=[str(path)], device="cpu", default_dtype="float64"
+            models=[for_inference(model)], device="cpu", default_dtype="float64"
         )
     return ReferenceCalculator(cfg.dft, run_dir / "aimd")
 

@@ -51,6 +51,8 @@ class MDConfig:
     """Propagate on the ensemble mean (aims-PAX) or on one member."""
     driving_member: int = 0
     """Member index used when driving_force is 'member'."""
+    element_contraction: bool = True
+    """Evaluate MACE's product basis element by element (same forces, faster)."""
     neighbor_skin_A: float = 1.0
     """Verlet skin: neighbour lists are rebuilt when an atom moved half of it (Å)."""
     max_temperature_K: float = 5000.0

@@ -15,6 +15,7 @@ from pax.md.config import DrivingForce, MDConfig
 from pax.md.forces import Graph, MemberOutputs, committee_stats, evaluate
 from pax.md.layout import check_system, make_layout
 from pax.md.subset import Subset, make_subset
+from pax.mlff.fast_product import for_inference
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,11 @@ class BatchedMD:
         if getattr(self, "r_max_A", None) != cutoffs[0]:
             self._cand = None
         self.r_max_A = cutoffs[0]
-        self.models = list(models)
+        self.models = (
+            [for_inference(m) for m in models]
+            if self.cfg.element_contraction
+            else list(models)
+        )
         self._members = None
         if hasattr(self, "_forces_valid"):
             self._forces_valid[:] = False

@@ -90,3 +90,21 @@ def test_float32_models_evaluate_in_float32():
     md.advance(2)
     assert md.positions_A.dtype == torch.float64
     assert np.isfinite(md.uncertainty()["max_atomic_sd"]).all()
+
+
+@pytest.mark.parametrize("element_contraction", [True, False])
+def test_element_contraction_switch(members, element_contraction):
+    md = BatchedMD(
+        MDConfig(element_contraction=element_contraction),
+        members,
+        [molecule("aspirin"), molecule("water")],
+    )
+    kinds = {type(m).__name__ for model in md.models for m in model.modules()}
+    assert ("ElementContraction" in kinds) == element_contraction
+    assert ("Contraction" in kinds) != element_contraction
+    md.advance(20)
+    atoms = md.atoms(0)
+    atoms.calc = _calculator(members)  # stock mace-torch either way
+    np.testing.assert_allclose(
+        md.forces[md.layout.slice(0)].numpy(), atoms.get_forces(), atol=1e-10
+    )
