@@ -56,7 +56,7 @@ class ElementContraction(torch.nn.Module):
         self.outputs = m
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """x (nodes, channels, ell) features, y (nodes, elements) attributes."""
+        """Contract features x (nodes, channels, ell) with attributes y (nodes, E)."""
         n, c, ell = x.shape
         out = x.new_zeros(n, c, self.outputs)
         for e in range(y.shape[1]):
