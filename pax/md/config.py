@@ -53,6 +53,11 @@ class MDConfig:
     """Member index used when driving_force is 'member'."""
     element_contraction: bool = True
     """Evaluate MACE's product basis element by element (same forces, faster)."""
+    max_batch_atoms: int | None = None
+    """Atoms per model evaluation; more trajectories go in several sub-batches.
+
+    None: 256 on CPU (a batch that fits the caches is faster per atom), all at
+    once on GPU."""
     neighbor_skin_A: float = 1.0
     """Verlet skin: neighbour lists are rebuilt when an atom moved half of it (Å)."""
     max_temperature_K: float = 5000.0
@@ -83,6 +88,10 @@ class MDConfig:
         if self.neighbor_skin_A < 0:
             raise ConfigError(
                 "md.neighbor_skin_A", self.neighbor_skin_A, "must be >= 0"
+            )
+        if self.max_batch_atoms is not None and self.max_batch_atoms < 1:
+            raise ConfigError(
+                "md.max_batch_atoms", self.max_batch_atoms, "must be >= 1 or null"
             )
         if self.driving_member < 0:
             raise ConfigError("md.driving_member", self.driving_member, "must be >= 0")

@@ -76,11 +76,46 @@ def model_dtype(model: torch.nn.Module) -> torch.dtype:
     return next(model.parameters()).dtype
 
 
+def split(graph: Graph, max_atoms: int | None) -> list[Graph]:
+    """Consecutive systems in sub-batches of at most max_atoms atoms (None: one).
+
+    A system larger than max_atoms gets a sub-batch of its own.
+    """
+    ptr = graph.ptr.tolist()
+    if max_atoms is None or ptr[-1] <= max_atoms:
+        return [graph]
+    bounds, start = [0], 0
+    for s in range(1, len(ptr)):
+        if ptr[s] - ptr[start] > max_atoms and s - 1 > start:
+            bounds.append(s - 1)
+            start = s - 1
+    bounds.append(len(ptr) - 1)
+    sender = graph.edge_index[0]
+    parts = []
+    for s0, s1 in zip(bounds[:-1], bounds[1:], strict=True):
+        a0, a1 = ptr[s0], ptr[s1]
+        edges = (sender >= a0) & (sender < a1)
+        parts.append(
+            Graph(
+                graph.positions_A[a0:a1],
+                graph.numbers[a0:a1],
+                graph.edge_index[:, edges] - a0,
+                graph.shifts_A[edges],
+                graph.unit_shifts[edges],
+                graph.cell_A[s0:s1],
+                graph.batch[a0:a1] - s0,
+                graph.ptr[s0 : s1 + 1] - a0,
+            )
+        )
+    return parts
+
+
 def evaluate(
     models: list[torch.nn.Module],
     graph: Graph,
     compute_stress: bool,
     dtype: torch.dtype | None = None,
+    max_atoms: int | None = None,
 ) -> MemberOutputs:
     """Energies, forces (and stresses) of each member on the whole batch.
 
@@ -89,10 +124,31 @@ def evaluate(
         graph: the batch, float64.
         compute_stress: also return stresses (periodic systems).
         dtype: evaluate in this dtype; None takes each model's own.
+        max_atoms: evaluate in sub-batches of at most this many atoms (CPU caches
+            favour a few hundred); None: the whole batch at once.
 
     Returns:
         Stacked member outputs, float64.
     """
+    parts = [
+        _evaluate(models, part, compute_stress, dtype)
+        for part in split(graph, max_atoms)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return MemberOutputs(
+        energy_eV=torch.cat([p.energy_eV for p in parts], dim=1),
+        forces=torch.cat([p.forces for p in parts], dim=1),
+        stress=torch.cat([p.stress for p in parts], dim=1) if compute_stress else None,
+    )
+
+
+def _evaluate(
+    models: list[torch.nn.Module],
+    graph: Graph,
+    compute_stress: bool,
+    dtype: torch.dtype | None,
+) -> MemberOutputs:
     energies, forces, stresses = [], [], []
     attrs: dict[tuple, torch.Tensor] = {}
     for model in models:

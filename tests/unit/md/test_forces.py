@@ -108,3 +108,29 @@ def test_element_contraction_switch(members, element_contraction):
     np.testing.assert_allclose(
         md.forces[md.layout.slice(0)].numpy(), atoms.get_forces(), atol=1e-10
     )
+
+
+@pytest.mark.parametrize("max_atoms", [1, 12, 30])
+def test_sub_batches_give_the_whole_batch_answer(members, max_atoms):
+    from pax.md.forces import evaluate, split
+
+    systems = [molecule(n) for n in ("water", "aspirin", "ethanol", "water", "ethanol")]
+    md = BatchedMD(MDConfig(max_batch_atoms=None), members, systems)
+    graph = md._graph(md._current_subset())
+    parts = split(graph, max_atoms)
+    sizes = [int(p.ptr[-1]) for p in parts]
+    assert sum(sizes) == 45 and sum(p.ptr.numel() - 1 for p in parts) == 5
+    assert all(s <= max_atoms or p.ptr.numel() == 2 for s, p in zip(sizes, parts))
+    assert sum(p.edge_index.shape[1] for p in parts) == graph.edge_index.shape[1]
+    whole = evaluate(members, graph, False)
+    chunked = evaluate(members, graph, False, max_atoms=max_atoms)
+    np.testing.assert_allclose(chunked.forces, whole.forces, atol=1e-12)
+    np.testing.assert_allclose(chunked.energy_eV, whole.energy_eV, atol=1e-10)
+
+
+def test_max_batch_atoms_default_on_cpu_and_validation(members):
+    from pax.errors import ConfigError
+
+    assert BatchedMD(MDConfig(), members, [molecule("water")]).max_batch_atoms == 256
+    with pytest.raises(ConfigError, match="md.max_batch_atoms"):
+        MDConfig(max_batch_atoms=0)
