@@ -25,8 +25,13 @@ log = logging.getLogger(__name__)
 
 # Keys that never make runs different in a way worth comparing.
 IGNORED_PREFIXES = ("run.", "wandb.", "hydra.")
-COLUMNS = ["final_valid_f_mae", "labels_total", "labels_failed", "wall_time_s",
-           "stop_reason"]
+COLUMNS = [
+    "final_valid_f_mae",
+    "labels_total",
+    "labels_failed",
+    "wall_time_s",
+    "stop_reason",
+]
 
 
 def find_runs(dirs: list[Path]) -> list[Path]:
@@ -36,8 +41,11 @@ def find_runs(dirs: list[Path]) -> list[Path]:
         if (d / METRICS_FILE).exists():
             runs.append(d)
         elif d.is_dir():
-            runs.extend(sorted(p.parent for p in d.rglob(METRICS_FILE)
-                               if "wandb" not in p.parts))
+            runs.extend(
+                sorted(
+                    p.parent for p in d.rglob(METRICS_FILE) if "wandb" not in p.parts
+                )
+            )
         else:
             raise PaxError(f"pax-compare: {d} is not a directory")
     return list(dict.fromkeys(runs))
@@ -48,16 +56,24 @@ def run_figures(run_dir: Path) -> dict[str, Any]:
     rows = read_metrics(run_dir)
     summaries = [r for r in rows if r.get("kind") == "summary"]
     out: dict[str, Any] = dict(summaries[-1]) if summaries else {}
-    means = [r for r in rows if r.get("kind") == "train" and r.get("valid_f_mae")
-             is not None and str(r.get("member", "mean")) == "mean"]
+    means = [
+        r
+        for r in rows
+        if r.get("kind") == "train"
+        and r.get("valid_f_mae") is not None
+        and str(r.get("member", "mean")) == "mean"
+    ]
     labels = [r for r in rows if r.get("kind") == "sampling"]
     out.setdefault("final_valid_f_mae", means[-1]["valid_f_mae"] if means else None)
     out.setdefault("labels_total", sum(r.get("status", "ok") == "ok" for r in labels))
     out.setdefault("labels_failed", sum(r.get("status", "ok") != "ok" for r in labels))
     out.setdefault("wall_time_s", max((r.get("time_s", 0) for r in rows), default=0))
     out.setdefault("stop_reason", "unfinished" if not summaries else "")
-    out["curve"] = [(r.get("n_train"), r["valid_f_mae"]) for r in means
-                    if r.get("n_train") is not None]
+    out["curve"] = [
+        (r.get("n_train"), r["valid_f_mae"])
+        for r in means
+        if r.get("n_train") is not None
+    ]
     return out
 
 
@@ -84,8 +100,12 @@ def run_config(run_dir: Path) -> dict[str, Any]:
 def swept_keys(configs: list[dict[str, Any]]) -> list[str]:
     """Config keys whose values differ between runs."""
     keys = sorted({k for c in configs for k in c})
-    return [k for k in keys if not k.startswith(IGNORED_PREFIXES)
-            and len({repr(c.get(k)) for c in configs}) > 1]
+    return [
+        k
+        for k in keys
+        if not k.startswith(IGNORED_PREFIXES)
+        and len({repr(c.get(k)) for c in configs}) > 1
+    ]
 
 
 def compare(dirs: list[Path]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -141,15 +161,21 @@ def plot(keys: list[str], rows: list[dict[str, Any]], path: Path) -> Path:
     for row in rows:
         if row["curve"]:
             ax_curve.plot(*zip(*row["curve"]), lw=1.2, label=row["run"])
-    ax_curve.set(xlabel="training set size", ylabel="validation force MAE (eV/Å)",
-                 yscale="log", title="learning curves (ensemble mean)")
+    ax_curve.set(
+        xlabel="training set size",
+        ylabel="validation force MAE (eV/Å)",
+        yscale="log",
+        title="learning curves (ensemble mean)",
+    )
     ax_curve.legend(fontsize=7)
     numeric = len(keys) == 1 and all(_is_number(r[keys[0]]) for r in rows)
     x = [float(r[keys[0]]) for r in rows] if numeric else list(range(len(rows)))
     names = [", ".join(f"{k}={r[k]}" for k in keys) or r["run"] for r in rows]
-    for ax, key, label in ((ax_mae, "final_valid_f_mae", "final force MAE (eV/Å)"),
-                           (ax_labels, "labels_total", "labels"),
-                           (ax_time, "wall_time_s", "wall time (s)")):
+    for ax, key, label in (
+        (ax_mae, "final_valid_f_mae", "final force MAE (eV/Å)"),
+        (ax_labels, "labels_total", "labels"),
+        (ax_time, "wall_time_s", "wall time (s)"),
+    ):
         y = [np.nan if r[key] is None else float(r[key]) for r in rows]
         if numeric:
             order = np.argsort(x)
@@ -176,11 +202,20 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `pax-compare DIR... [--out DIR]`."""
     parser = argparse.ArgumentParser(
         prog="pax-compare",
-        description="Compare pax runs or sweeps from their metrics.jsonl files.")
-    parser.add_argument("dirs", nargs="+", type=Path,
-                        help="run directories or sweep directories holding runs")
-    parser.add_argument("--out", type=Path, default=Path("."),
-                        help="folder for compare.png and compare.csv (default: .)")
+        description="Compare pax runs or sweeps from their metrics.jsonl files.",
+    )
+    parser.add_argument(
+        "dirs",
+        nargs="+",
+        type=Path,
+        help="run directories or sweep directories holding runs",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        help="folder for compare.png and compare.csv (default: .)",
+    )
     args = parser.parse_args(argv)
     keys, rows = compare(args.dirs)
     print(format_table(keys, rows))

@@ -46,8 +46,15 @@ def _phase_marks(ax: Any, rows: list[dict[str, Any]], x: str) -> None:
     for prev, row in zip(rows, rows[1:]):
         if row.get("phase") != prev.get("phase"):
             ax.axvline(row[x], color="grey", ls=":", lw=1)
-            ax.text(row[x], 1.0, f" {row.get('phase')}", va="top", fontsize=8,
-                    color="grey", transform=ax.get_xaxis_transform())
+            ax.text(
+                row[x],
+                1.0,
+                f" {row.get('phase')}",
+                va="top",
+                fontsize=8,
+                color="grey",
+                transform=ax.get_xaxis_transform(),
+            )
 
 
 def learning_curves(
@@ -71,15 +78,23 @@ def learning_curves(
     for member, mrows in sorted(members.items()):
         x = [r.get("epoch_total", r.get("epoch")) for r in mrows]
         mean = member == "mean"
-        style = {"lw": 2.0, "color": "k", "label": "ensemble mean"} if mean else {
-            "lw": 0.8, "alpha": 0.7, "label": f"member {member}"}
+        style = (
+            {"lw": 2.0, "color": "k", "label": "ensemble mean"}
+            if mean
+            else {"lw": 0.8, "alpha": 0.7, "label": f"member {member}"}
+        )
         for ax, key in ((ax_mae, "valid_f_mae"), (ax_loss, "train_loss")):
             pts = [(xi, r[key]) for xi, r in zip(x, mrows) if r.get(key) is not None]
             if pts:
                 ax.plot(*zip(*pts), **style)
     for phase, value in (targets or {}).items():
-        ax_mae.axhline(value, ls="--", lw=1, color="tab:red" if phase == "al" else
-                       "tab:orange", label=f"{phase} target {value:g}")
+        ax_mae.axhline(
+            value,
+            ls="--",
+            lw=1,
+            color="tab:red" if phase == "al" else "tab:orange",
+            label=f"{phase} target {value:g}",
+        )
     mean_rows = members.get("mean") or rows
     _phase_marks(ax_mae, mean_rows, "epoch_total")
     ax_mae.set(ylabel="validation force MAE (eV/Å)", yscale="log")
@@ -106,20 +121,37 @@ def uncertainty_traces(records: Records, path: Path, max_traj: int = 12) -> Path
         by_traj[r.get("traj", 0)].append(r)
     for traj in sorted(by_traj, key=str)[:max_traj]:
         trows = by_traj[traj]
-        ax.plot([r["md_step"] for r in trows], [r["uncertainty"] for r in trows],
-                lw=0.8, label=f"traj {traj}")
+        ax.plot(
+            [r["md_step"] for r in trows],
+            [r["uncertainty"] for r in trows],
+            lw=0.8,
+            label=f"traj {traj}",
+        )
     by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         if r.get("threshold") is not None:
             by_system[str(r.get("system", "all"))].append(r)
     for system, srows in by_system.items():
         srows = sorted(srows, key=lambda r: r["md_step"])
-        ax.step([r["md_step"] for r in srows], [r["threshold"] for r in srows],
-                where="post", color="k", ls="--", lw=1.2, label=f"threshold {system}")
+        ax.step(
+            [r["md_step"] for r in srows],
+            [r["threshold"] for r in srows],
+            where="post",
+            color="k",
+            ls="--",
+            lw=1.2,
+            label=f"threshold {system}",
+        )
     crossed = [r for r in rows if r.get("crossed")]
     if crossed:
-        ax.scatter([r["md_step"] for r in crossed], [r["uncertainty"] for r in crossed],
-                   marker="x", color="tab:red", zorder=3, label="crossed")
+        ax.scatter(
+            [r["md_step"] for r in crossed],
+            [r["uncertainty"] for r in crossed],
+            marker="x",
+            color="tab:red",
+            zorder=3,
+            label="crossed",
+        )
     ax.set(xlabel="MD step of the trajectory", ylabel="uncertainty (eV/Å)")
     ax.legend(fontsize=7, ncol=3)
     return _save(fig, path)
@@ -144,12 +176,16 @@ def dataset_growth(records: Records, path: Path) -> Path:
         pts = [(t, r[key]) for t, r in zip(t_min, rows) if r.get(key) is not None]
         if pts:
             ax.step(*zip(*pts), where="post", label=label)
-    failed = [(t, r["n_train"]) for t, r in zip(t_min, rows)
-              if r.get("status", "ok") != "ok"]
+    failed = [
+        (t, r["n_train"]) for t, r in zip(t_min, rows) if r.get("status", "ok") != "ok"
+    ]
     if failed:
         ax.scatter(*zip(*failed), marker="x", color="tab:red", label="failed label")
-    flight = [(t, r["in_flight"]) for t, r in zip(t_min, rows)
-              if r.get("in_flight") is not None]
+    flight = [
+        (t, r["in_flight"])
+        for t, r in zip(t_min, rows)
+        if r.get("in_flight") is not None
+    ]
     if flight:
         ax2 = ax.twinx()
         ax2.plot(*zip(*flight), color="grey", lw=0.8, alpha=0.7)
@@ -170,13 +206,18 @@ def calibration(records: Records, path: Path) -> Path:
     Returns:
         path.
     """
-    rows = [r for r in _of(records, "calibration")
-            if r.get("predicted_uncertainty") is not None]
+    rows = [
+        r
+        for r in _of(records, "calibration")
+        if r.get("predicted_uncertainty") is not None
+    ]
     fig, (ax,) = _figure(1, width=5.0)
     u = np.array([r["predicted_uncertainty"] for r in rows], dtype=float)
     title = "calibration"
-    for key, marker, label in (("force_error_max", "o", "max |ΔF|"),
-                               ("force_error_mean", "s", "mean |ΔF|")):
+    for key, marker, label in (
+        ("force_error_max", "o", "max |ΔF|"),
+        ("force_error_mean", "s", "mean |ΔF|"),
+    ):
         err = np.array([r.get(key, np.nan) for r in rows], dtype=float)
         ok = np.isfinite(err)
         if ok.any():
@@ -186,8 +227,9 @@ def calibration(records: Records, path: Path) -> Path:
     if len(u):
         lim = [0, float(np.nanmax(np.concatenate([u, [1e-12]])) * 1.05)]
         ax.plot(lim, lim, color="grey", ls=":", lw=1, label="y = x")
-    ax.set(xlabel="predicted uncertainty (eV/Å)", ylabel="force error (eV/Å)",
-           title=title)
+    ax.set(
+        xlabel="predicted uncertainty (eV/Å)", ylabel="force error (eV/Å)", title=title
+    )
     ax.legend(fontsize=7)
     return _save(fig, path)
 
@@ -218,9 +260,11 @@ def parity(
     if p.shape != r.shape:
         raise ValueError(f"parity: pred has {p.size} values, ref {r.size}")
     err = p - r
-    stats = {"mae": float(np.mean(np.abs(err))) if err.size else float("nan"),
-             "rmse": float(np.sqrt(np.mean(err**2))) if err.size else float("nan"),
-             "n": int(err.size)}
+    stats = {
+        "mae": float(np.mean(np.abs(err))) if err.size else float("nan"),
+        "rmse": float(np.sqrt(np.mean(err**2))) if err.size else float("nan"),
+        "n": int(err.size),
+    }
     fig, (ax,) = _figure(1, width=4.8)
     if p.size > 5000:
         ax.hexbin(r, p, gridsize=60, bins="log", mincnt=1)
@@ -230,8 +274,11 @@ def parity(
         lo, hi = float(min(r.min(), p.min())), float(max(r.max(), p.max()))
         ax.plot([lo, hi], [lo, hi], color="k", lw=1, ls="--")
     summary = f"MAE {stats['mae']:.4g}, RMSE {stats['rmse']:.4g} {unit}"
-    ax.set(xlabel=f"reference {quantity} ({unit})",
-           ylabel=f"predicted {quantity} ({unit})", title=f"{title} {summary}".strip())
+    ax.set(
+        xlabel=f"reference {quantity} ({unit})",
+        ylabel=f"predicted {quantity} ({unit})",
+        title=f"{title} {summary}".strip(),
+    )
     ax.set_aspect("equal", adjustable="datalim")
     _save(fig, path)
     return stats

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 METRICS_FILE = "metrics.jsonl"
 PLOTS_DIR = "plots"
 
+
 class Tracker:
     """Records every event of a run (the only module that talks to W&B).
 
@@ -77,8 +78,9 @@ class Tracker:
         self._t0 = time.time() - self._state.last_time_s
         self._file = open(self.run_dir / METRICS_FILE, "a", buffering=1)  # noqa: SIM115
         self._progress = ProgressDisplay(interval_s=progress_interval_s)
-        self._wandb = WandbSink.start(self.run_dir, _wandb_cfg(cfg), job_type, group,
-                                      resolved_config or {})
+        self._wandb = WandbSink.start(
+            self.run_dir, _wandb_cfg(cfg), job_type, group, resolved_config or {}
+        )
 
     @property
     def wandb_active(self) -> bool:

@@ -26,13 +26,30 @@ STEP_AXES = {
     "phase": "time_s",
 }
 SAMPLING_COLUMNS = [
-    "phase", "traj", "system", "md_step", "uncertainty", "threshold", "label_wall_s",
-    "status", "reason", "split", "n_train", "n_valid", "in_flight", "utilisation",
+    "phase",
+    "traj",
+    "system",
+    "md_step",
+    "uncertainty",
+    "threshold",
+    "label_wall_s",
+    "status",
+    "reason",
+    "split",
+    "n_train",
+    "n_valid",
+    "in_flight",
+    "utilisation",
     "time_s",
 ]
 CALIBRATION_COLUMNS = [
-    "phase", "traj", "system", "predicted_uncertainty", "force_error_max",
-    "force_error_mean", "labels",
+    "phase",
+    "traj",
+    "system",
+    "predicted_uncertainty",
+    "force_error_max",
+    "force_error_mean",
+    "labels",
 ]
 
 
@@ -90,11 +107,15 @@ class WandbSink:
                 run.define_metric(axis, hidden=True)
             for section, axis in STEP_AXES.items():
                 run.define_metric(f"{section}/*", step_metric=axis)
-            run.define_metric("train/mean/valid_f_mae", step_metric="epoch",
-                              summary="min,last")
+            run.define_metric(
+                "train/mean/valid_f_mae", step_metric="epoch", summary="min,last"
+            )
         except Exception as exc:
-            log.warning("W&B could not start (%s); the run goes on with %s and plots",
-                        exc, METRICS_FILE)
+            log.warning(
+                "W&B could not start (%s); the run goes on with %s and plots",
+                exc,
+                METRICS_FILE,
+            )
             return None
         where = "offline; upload later with `wandb sync`" if mode == "offline" else mode
         log.info("W&B run %s (%s) in %s/wandb", run_id, where, run_dir)
@@ -106,8 +127,13 @@ class WandbSink:
         try:
             func(*args)
         except Exception as exc:
-            log.warning("W&B failed while %s (%s); it stays off for the rest of the "
-                        "run, %s goes on", what, exc, METRICS_FILE)
+            log.warning(
+                "W&B failed while %s (%s); it stays off for the rest of the "
+                "run, %s goes on",
+                what,
+                exc,
+                METRICS_FILE,
+            )
             self.run = None
 
     def log(self, row: dict[str, Any]) -> None:
@@ -121,13 +147,17 @@ class WandbSink:
             data: dict[str, Any] = {}
             if sampling:
                 data["sampling/events"] = self._wandb.Table(
-                    columns=SAMPLING_COLUMNS, data=sampling)
+                    columns=SAMPLING_COLUMNS, data=sampling
+                )
             if calibration:
                 table = self._wandb.Table(columns=CALIBRATION_COLUMNS, data=calibration)
                 data["calibration/table"] = table
                 data["calibration/scatter"] = self._wandb.plot.scatter(
-                    table, "predicted_uncertainty", "force_error_max",
-                    title="predicted uncertainty vs force error (eV/Å)")
+                    table,
+                    "predicted_uncertainty",
+                    "force_error_max",
+                    title="predicted uncertainty vs force error (eV/Å)",
+                )
             if data:
                 self.run.log(data)
 
@@ -140,9 +170,11 @@ class WandbSink:
 
     def artifact(self, files: list[str]) -> None:
         """Log files as a model artifact named after the run."""
+
         def send() -> None:
-            name = "".join(c if c.isalnum() or c in "-_." else "-"
-                           for c in self.run.name)
+            name = "".join(
+                c if c.isalnum() or c in "-_." else "-" for c in self.run.name
+            )
             art = self._wandb.Artifact(f"{name}-model", type="model")
             for path in files:
                 art.add_file(path)

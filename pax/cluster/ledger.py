@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 FINAL = ("done", "failed")
 
+
 def atoms_to_dict(atoms: Atoms) -> dict:
     """Plain data for one geometry (what an extxyz frame holds, JSON-able)."""
     return {

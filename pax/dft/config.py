@@ -240,4 +240,3 @@ class EMTConfig(DFTConfig):
                 f"must be a non-empty list of {', '.join(FAULT_KINDS)}",
             )
         self.fault_kinds = list(self.fault_kinds)
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import io
 import logging
@@ -14,7 +13,7 @@ from pathlib import Path
 import torch
 
 from pax.errors import PaxError
-from pax.mlff.build import ModelStats
+from pax.mlff.build import ModelStats, build_model
 from pax.mlff.config import MLFFConfig
 
 log = logging.getLogger(__name__)
@@ -127,9 +126,10 @@ def export(ens, directory: Path) -> list[Path]:
     """Write member_<k>.model (whole pickled MACE module on CPU) for each member."""
     paths = []
     for k, model in enumerate(ens.models):
-        cpu = copy.deepcopy(model).to("cpu").eval()
-        for p in cpu.parameters():
-            p.requires_grad_(True)
+        # a plain mace-torch module (no pax classes inside) with these weights
+        cpu = build_model(ens.cfg, ens.stats, seed=0).eval()
+        cpu.load_state_dict(model.state_dict())
+        cpu = cpu.to("cpu")
         paths.append(atomic_write(directory / f"member_{k}.model", _torch_bytes(cpu)))
     log.info("exported %d MACE models to %s", len(paths), directory)
     return paths

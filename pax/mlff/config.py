@@ -86,6 +86,9 @@ class MLFFConfig:
     """Model precision."""
     device: Device = Device.auto
     """Device for training, prediction and MD."""
+    element_contraction: bool = True
+    """Train and predict with the element-wise product basis (same numbers, faster;
+    exported .model files are plain mace-torch either way)."""
     # training
     batch_size: int = 5
     """Training batch size (structures)."""

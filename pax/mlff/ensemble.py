@@ -15,6 +15,7 @@ from pax.errors import PaxError
 from pax.mlff import checkpoint
 from pax.mlff.build import DTYPES, ModelStats, build_model, dataset_stats
 from pax.mlff.config import Device, MLFFConfig
+from pax.mlff.fast_product import use_element_contractions
 from pax.mlff.graphs import GraphCache, geometry_key, torch_dtype
 from pax.mlff.metrics import error_metrics
 from pax.mlff.predict import committee_predict
@@ -115,6 +116,8 @@ class Ensemble:
         members = []
         for k in range(cfg.ensemble_size):
             model = build_model(cfg, stats, seed=cfg.seed + k)
+            if cfg.element_contraction:
+                use_element_contractions(model)
             members.append(make_member(cfg, model, seed=cfg.seed + k, device=dev))
         return cls(cfg, stats, members, dev)
 

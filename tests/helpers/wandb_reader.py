@@ -84,17 +84,29 @@ def read_wandb_file(path: Path) -> dict[str, Any]:
         (None when the run did not finish), path.
     """
     out: dict[str, Any] = {
-        "path": str(path), "config": {}, "history": [], "summary": {}, "metrics": [],
-        "artifacts": [], "files": [], "exit_code": None,
+        "path": str(path),
+        "config": {},
+        "history": [],
+        "summary": {},
+        "metrics": [],
+        "artifacts": [],
+        "files": [],
+        "exit_code": None,
     }
     for rec in read_records(path):
         kind = rec.WhichOneof("record_type")
         if kind == "run":
             run = rec.run
-            out.update(run_id=run.run_id, project=run.project, name=run.display_name,
-                       group=run.run_group, job_type=run.job_type,
-                       tags=list(run.tags), notes=run.notes,
-                       start_time=run.start_time.seconds + run.start_time.nanos / 1e9)
+            out.update(
+                run_id=run.run_id,
+                project=run.project,
+                name=run.display_name,
+                group=run.run_group,
+                job_type=run.job_type,
+                tags=list(run.tags),
+                notes=run.notes,
+                start_time=run.start_time.seconds + run.start_time.nanos / 1e9,
+            )
             _apply(out["config"], run.config.update)
         elif kind == "config":
             _apply(out["config"], rec.config.update)
@@ -108,16 +120,27 @@ def read_wandb_file(path: Path) -> dict[str, Any]:
                 out["summary"].pop(_key(item), None)
         elif kind == "metric":
             m = rec.metric
-            out["metrics"].append({
-                "name": m.name or m.glob_name, "step_metric": m.step_metric,
-                "hidden": m.options.hidden,
-                "summary": [s for s in ("min", "max", "mean", "last", "best")
-                            if getattr(m.summary, s, False)],
-            })
+            out["metrics"].append(
+                {
+                    "name": m.name or m.glob_name,
+                    "step_metric": m.step_metric,
+                    "hidden": m.options.hidden,
+                    "summary": [
+                        s
+                        for s in ("min", "max", "mean", "last", "best")
+                        if getattr(m.summary, s, False)
+                    ],
+                }
+            )
         elif kind == "artifact":
             a = rec.artifact
-            out["artifacts"].append({"name": a.name, "type": a.type,
-                                     "files": [c.path for c in a.manifest.contents]})
+            out["artifacts"].append(
+                {
+                    "name": a.name,
+                    "type": a.type,
+                    "files": [c.path for c in a.manifest.contents],
+                }
+            )
         elif kind == "files":
             out["files"].extend(f.path for f in rec.files.files)
         elif kind == "exit":
@@ -127,6 +150,7 @@ def read_wandb_file(path: Path) -> dict[str, Any]:
 
 def wandb_files(run_dir: Path) -> list[Path]:
     """The .wandb files under run_dir/wandb (one per session), by folder stamp."""
+
     def started(path: Path) -> str:
         stamp = re.search(r"\d{8}_\d{6}", path.parent.name)
         return stamp.group(0) if stamp else ""

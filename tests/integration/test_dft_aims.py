@@ -67,7 +67,9 @@ def test_periodic_cell_gets_stress_and_dir_kept(tmp_path):
     np.testing.assert_allclose(result.stress, _emt(copper).get_stress(), atol=1e-7)
     calc_dir = Path(result.info["calc_dir"])
     assert calc_dir.parent == tmp_path / "abs"  # an absolute calc_dir is used as is
-    assert {"control.in", "geometry.in", "aims.out"} <= {p.name for p in calc_dir.iterdir()}
+    assert {"control.in", "geometry.in", "aims.out"} <= {
+        p.name for p in calc_dir.iterdir()
+    }
     assert "k_grid" in (calc_dir / "control.in").read_text()
 
 

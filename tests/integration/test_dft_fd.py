@@ -27,4 +27,6 @@ def test_fd_forces_reproduce_analytic_emt_forces():
 
     analytic = copper.copy()
     analytic.calc = EMT()
-    np.testing.assert_allclose(fd_forces(energy, copper), analytic.get_forces(), atol=1e-5)
+    np.testing.assert_allclose(
+        fd_forces(energy, copper), analytic.get_forces(), atol=1e-5
+    )

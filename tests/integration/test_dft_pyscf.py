@@ -11,7 +11,13 @@ from pax.paths import resolve_path
 from tests.integration.test_dft_fd import fd_forces
 
 # small basis, loose grid, tight SCF: quick and still an exact gradient
-TINY = {"basis": "6-31g", "grid_level": 1, "conv_tol": 1e-11, "charge": 0, "multiplicity": 1}
+TINY = {
+    "basis": "6-31g",
+    "grid_level": 1,
+    "conv_tol": 1e-11,
+    "charge": 0,
+    "multiplicity": 1,
+}
 
 
 @pytest.fixture
@@ -74,7 +80,9 @@ def test_killed_scf_is_failed():
     cfg = PySCFConfig(basis="def2-svp", charge=0, multiplicity=1)
     label(molecule("H2"), cfg, ".")
     box = {}
-    worker = threading.Thread(target=lambda: box.setdefault("r", label(ethanol, cfg, ".")))
+    worker = threading.Thread(
+        target=lambda: box.setdefault("r", label(ethanol, cfg, "."))
+    )
     worker.start()
     deadline = time.monotonic() + 10
     while not isolation.busy_pids() and time.monotonic() < deadline:
@@ -93,5 +101,7 @@ def test_e0s_use_the_ground_state_spin(tmp_path):
     assert e0s[1] == pytest.approx(-13.6, abs=0.2)  # PBE hydrogen atom, ~-0.5 Ha
     from ase import Atoms
 
-    triplet_o = label(Atoms("O"), PySCFConfig(**{**TINY, "conv_tol": 1e-9, "multiplicity": 3}), ".")
+    triplet_o = label(
+        Atoms("O"), PySCFConfig(**{**TINY, "conv_tol": 1e-9, "multiplicity": 3}), "."
+    )
     assert e0s[8] == pytest.approx(triplet_o.energy, abs=1e-6)

@@ -26,8 +26,12 @@ def tiny_model(tmp_path_factory):
             num_bessel=4,
             num_polynomial_cutoff=5,
             max_ell=1,
-            interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
-            interaction_cls_first=modules.interaction_classes["RealAgnosticInteractionBlock"],
+            interaction_cls=modules.interaction_classes[
+                "RealAgnosticResidualInteractionBlock"
+            ],
+            interaction_cls_first=modules.interaction_classes[
+                "RealAgnosticInteractionBlock"
+            ],
             num_interactions=1,
             num_elements=3,
             hidden_irreps=o3.Irreps("8x0e"),
@@ -53,8 +57,9 @@ def test_teacher_labels_by_path(tiny_model, tmp_path):
     result = label(atoms, cfg, str(tmp_path))
     assert result.ok, result.reason
     direct = atoms.copy()
-    direct.calc = MACECalculator(model_paths=str(tiny_model), device="cpu",
-                                 default_dtype="float64")
+    direct.calc = MACECalculator(
+        model_paths=str(tiny_model), device="cpu", default_dtype="float64"
+    )
     assert result.energy == pytest.approx(direct.get_potential_energy(), abs=1e-9)
     np.testing.assert_allclose(result.forces, direct.get_forces(), atol=1e-9)
     assert np.abs(result.forces).max() > 0  # a real, non-trivial prediction

@@ -5,6 +5,7 @@ import json
 import ase.io
 import numpy as np
 import pytest
+import torch
 
 from pax.errors import PaxError
 from pax.mlff.ensemble import Ensemble
@@ -101,6 +102,9 @@ def test_export_loads_in_macecalculator(trained, split, tmp_path):
     ens, _, _ = trained
     paths = ens.export(tmp_path)
     assert [p.name for p in paths] == ["member_0.model", "member_1.model"]
+    for path in paths:  # plain mace-torch: loads where pax is not installed
+        model = torch.load(path, weights_only=False)
+        assert not [m for m in model.modules() if type(m).__module__.startswith("pax")]
     frames = split[1][:3]
     out = ens.predict(frames)
     calc = MACECalculator(model_paths=[str(p) for p in paths], device="cpu")

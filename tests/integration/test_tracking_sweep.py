@@ -17,10 +17,24 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 def sweep(tmp_path_factory):
     sweep_dir = tmp_path_factory.mktemp("sweeps") / "c_x_sweep"
     overrides = [o for o in TINY if not o.startswith("al.c_x=")]
-    cmd = [sys.executable, "-c", "from pax.cli import main; main()", "-m", *overrides,
-           "al.max_train_set_size=8", "al.c_x=-0.3,-0.2", f"hydra.sweep.dir={sweep_dir}"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=840,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    cmd = [
+        sys.executable,
+        "-c",
+        "from pax.cli import main; main()",
+        "-m",
+        *overrides,
+        "al.max_train_set_size=8",
+        "al.c_x=-0.3,-0.2",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    proc = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=840,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     runs = sorted(p for p in sweep_dir.iterdir() if (p / "metrics.jsonl").exists())
     return sweep_dir, runs, proc
 
@@ -57,9 +71,19 @@ def test_finished_runs_have_summary_and_plots(sweep):
 def test_pax_compare_on_the_sweep(sweep, tmp_path):
     sweep_dir, _, _ = sweep
     proc = subprocess.run(
-        [sys.executable, "-c", "from pax.cli import main_compare; main_compare()",
-         str(sweep_dir), "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "from pax.cli import main_compare; main_compare()",
+            str(sweep_dir),
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines()[0].split()[:2] == ["run", "al.c_x"]
     assert (tmp_path / "compare.png").stat().st_size > 10_000

@@ -15,16 +15,24 @@ SECRET = "0123456789abcdef0123456789abcdef01234567"
 def offline_run(tmp_path_factory):
     """A synthetic IDG + AL run tracked by a real offline W&B run."""
     tmp_path = tmp_path_factory.mktemp("offline")
-    cfg = build(["wandb.mode=offline", "wandb.tags=[smoke,ci]", "wandb.notes=hello",
-                 "wandb.log_model=true", "wandb.project=pax-tests"])
+    cfg = build(
+        [
+            "wandb.mode=offline",
+            "wandb.tags=[smoke,ci]",
+            "wandb.notes=hello",
+            "wandb.log_model=true",
+            "wandb.project=pax-tests",
+        ]
+    )
     run_dir = tmp_path / "al.c_x=0.1"
     model = tmp_path / "final.model"
     model.write_bytes(b"not really a model")
     resolved = {"al": {"c_x": 0.1, "desired_acc": 0.1}, "secret": f"key={SECRET}"}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WANDB_API_KEY", SECRET)
-        with Tracker(run_dir, cfg=cfg, job_type="al", group="sweep-a",
-                     resolved_config=resolved) as tracker:
+        with Tracker(
+            run_dir, cfg=cfg, job_type="al", group="sweep-a", resolved_config=resolved
+        ) as tracker:
             assert tracker.wandb_active
             feed(tracker)
             tracker.log_model([model])
@@ -59,8 +67,13 @@ def test_history_holds_every_panel(offline_run):
     mae = history_values(run, "train/mean/valid_f_mae")
     assert len(mae) == 4 + 6 * 2 and mae[0] > 0.5 and mae[-1] == pytest.approx(0.08)
     for member in ("m0", "m1"):
-        for field in ("train_loss", "valid_e_mae_per_atom", "valid_f_mae",
-                      "valid_f_rmse", "lr"):
+        for field in (
+            "train_loss",
+            "valid_e_mae_per_atom",
+            "valid_f_mae",
+            "valid_f_rmse",
+            "lr",
+        ):
             assert len(history_values(run, f"train/{member}/{field}")) == 16
     epochs = [r["epoch"] for r in run["history"] if "train/mean/valid_f_mae" in r]
     assert epochs == sorted(epochs) and epochs[-1] == 4 + 11
@@ -73,10 +86,20 @@ def test_history_holds_every_panel(offline_run):
     assert sum(history_values(run, "sampling/failed")) == 1
     walls = history_values(run, "sampling/label_wall_s")
     assert len(walls) == 22 and all(0.5 <= w <= 1.5 for w in walls)
-    for key in ("sampling/n_train", "sampling/n_valid", "sampling/in_flight",
-                "sampling/utilisation", "sampling/md_step", "sampling/uncertainty",
-                "sampling/threshold", "md/md_steps", "calibration/predicted_uncertainty",
-                "calibration/force_error_max", "phase/idg/end", "phase/al/start"):
+    for key in (
+        "sampling/n_train",
+        "sampling/n_valid",
+        "sampling/in_flight",
+        "sampling/utilisation",
+        "sampling/md_step",
+        "sampling/uncertainty",
+        "sampling/threshold",
+        "md/md_steps",
+        "calibration/predicted_uncertainty",
+        "calibration/force_error_max",
+        "phase/idg/end",
+        "phase/al/start",
+    ):
         assert history_values(run, key), key
 
 
@@ -90,7 +113,9 @@ def test_calibration_and_sampling_tables(offline_run):
     assert last["sampling/events.nrows"] == 22
     scatter = run["config"]["_wandb.visualize.calibration/scatter"]
     assert scatter["panel_config"]["fieldSettings"] == {
-        "x": "predicted_uncertainty", "y": "force_error_max"}
+        "x": "predicted_uncertainty",
+        "y": "force_error_max",
+    }
     tables = [a for a in run["artifacts"] if a["type"] == "run_table"]
     assert tables
 
@@ -110,11 +135,23 @@ def test_summary_and_model_artifact(offline_run):
 
 def test_files_and_plots_exist_next_to_wandb(offline_run):
     kinds = {r["kind"] for r in read_metrics(offline_run)}
-    assert kinds == {"phase", "train", "sampling", "uncertainty", "md", "calibration",
-                     "summary", "model"}
+    assert kinds == {
+        "phase",
+        "train",
+        "sampling",
+        "uncertainty",
+        "md",
+        "calibration",
+        "summary",
+        "model",
+    }
     pngs = sorted(p.name for p in (offline_run / "plots").glob("*.png"))
-    assert pngs == ["calibration.png", "dataset_growth.png", "learning_curves.png",
-                    "uncertainty_traces.png"]
+    assert pngs == [
+        "calibration.png",
+        "dataset_growth.png",
+        "learning_curves.png",
+        "uncertainty_traces.png",
+    ]
 
 
 def test_api_key_is_written_nowhere(offline_run):
@@ -127,11 +164,13 @@ def test_resume_continues_the_same_wandb_run(tmp_path):
     cfg = build(["wandb.mode=offline"])
     run_dir = tmp_path / "run"
     with Tracker(run_dir, cfg=cfg, job_type="idg") as tracker:
-        tracker.log("train", {"phase": "idg", "epoch": 0, "member": "mean",
-                              "valid_f_mae": 0.5})
+        tracker.log(
+            "train", {"phase": "idg", "epoch": 0, "member": "mean", "valid_f_mae": 0.5}
+        )
     with Tracker(run_dir, cfg=cfg, job_type="idg") as tracker:
-        tracker.log("train", {"phase": "idg", "epoch": 1, "member": "mean",
-                              "valid_f_mae": 0.4})
+        tracker.log(
+            "train", {"phase": "idg", "epoch": 1, "member": "mean", "valid_f_mae": 0.4}
+        )
         tracker.summary({"stop_reason": "resumed"})
     run = read_wandb_run(run_dir)
     assert len(run["sessions"]) == 2

@@ -19,12 +19,18 @@ def _config(**kw):
 
 
 def _keywords(text):
-    return [line.split() for line in text.splitlines() if line.strip() and line[0] != "#"]
+    return [
+        line.split() for line in text.splitlines() if line.strip() and line[0] != "#"
+    ]
 
 
 def test_molecule_inputs(tmp_path):
-    cfg = _config(extra_control=["output mulliken", "output hirshfeld"], charge=1,
-                  multiplicity=2, dispersion="many_body_dispersion")
+    cfg = _config(
+        extra_control=["output mulliken", "output hirshfeld"],
+        charge=1,
+        multiplicity=2,
+        dispersion="many_body_dispersion",
+    )
     write_inputs(molecule("H2O"), cfg, tmp_path)
     control = (tmp_path / "control.in").read_text()
     words = _keywords(control)
@@ -69,7 +75,9 @@ def test_missing_species_file(tmp_path):
 
 
 def test_real_aims_output_is_parsed(tmp_path):
-    (tmp_path / "aims.out").write_text((FIXTURES / "h2o_singlepoint_real.aims.out").read_text())
+    (tmp_path / "aims.out").write_text(
+        (FIXTURES / "h2o_singlepoint_real.aims.out").read_text()
+    )
     results = read_output(tmp_path)
     assert results["energy"] == pytest.approx(-2063.02072676, abs=1e-6)
     assert results["forces"].shape == (3, 3)

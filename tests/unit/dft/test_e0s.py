@@ -11,7 +11,20 @@ from pax.dft.e0s import ground_state_multiplicity, isolated_atom_energies
 
 
 def test_ground_state_multiplicities():
-    table = {1: 2, 6: 3, 7: 4, 8: 3, 9: 2, 16: 3, 17: 2, 14: 3, 29: 2, 2: 1, 26: 5, 24: 7}
+    table = {
+        1: 2,
+        6: 3,
+        7: 4,
+        8: 3,
+        9: 2,
+        16: 3,
+        17: 2,
+        14: 3,
+        29: 2,
+        2: 1,
+        26: 5,
+        24: 7,
+    }
     assert {z: ground_state_multiplicity(z) for z in table} == table
 
 
@@ -33,7 +46,9 @@ def test_xtb_e0s_use_the_ground_state_spin(tmp_path):
     cfg = XTBConfig(charge=0, multiplicity=1)
     e0s = isolated_atom_energies([1, 8], cfg, tmp_path)
     for z, mult in [(1, 2), (8, 3)]:
-        right = pax.dft.label(Atoms(numbers=[z]), XTBConfig(charge=0, multiplicity=mult), ".")
+        right = pax.dft.label(
+            Atoms(numbers=[z]), XTBConfig(charge=0, multiplicity=mult), "."
+        )
         assert e0s[z] == pytest.approx(right.energy, abs=1e-9)
     singlet_o = pax.dft.label(Atoms("O"), XTBConfig(charge=0, multiplicity=1), ".")
     assert abs(singlet_o.energy - e0s[8]) > 0.01  # the spin state matters (0.05 eV)

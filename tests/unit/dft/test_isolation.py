@@ -98,7 +98,9 @@ def test_unknown_kind_does_not_raise(copper, monkeypatch):
 
 def test_label_runs_in_a_spawned_worker(copper):
     """Like a Parsl worker: pickled function, fresh interpreter, nested child."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         result = pool.submit(label, copper, EMTConfig(), ".").result(timeout=120)
     assert result.ok
     direct = label(copper, EMTConfig(), ".")

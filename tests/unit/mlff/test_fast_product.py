@@ -80,3 +80,50 @@ def test_disagreeing_swap_is_refused(monkeypatch, caplog):
         fast = for_inference(tiny_mace(0))
     assert len(_contractions(fast, "Contraction")) == 3
     assert "disagrees with mace-torch" in caplog.text
+
+
+def test_training_model_keeps_state_dict_and_gradients():
+    from pax.mlff.fast_product import use_element_contractions
+
+    stock = tiny_mace(2)
+    fast = use_element_contractions(tiny_mace(2))
+    assert list(fast.state_dict()) == list(stock.state_dict())
+    assert [n for n, _ in fast.named_parameters()] == [
+        n for n, _ in stock.named_parameters()
+    ]
+    fast.load_state_dict(stock.state_dict())  # old checkpoints load
+    atoms = molecule("ethanol")
+    atoms.rattle(0.1, seed=4)
+    grads = []
+    for model in (stock, fast):
+        from mace.tools import AtomicNumberTable
+
+        from pax.mlff.graphs import GraphCache
+
+        cache = GraphCache(AtomicNumberTable([1, 6, 8]), 5.0, torch.float64)
+        batch = cache.batch([atoms], torch.device("cpu"))
+        out = model(batch.to_dict(), training=True, compute_force=True)
+        loss = out["energy"].sum() ** 2 + out["forces"].square().sum()
+        model.zero_grad()
+        loss.backward()  # through the forces: double backward
+        grads.append([p.grad for p in model.parameters()])
+    for g0, g1 in zip(*grads, strict=True):
+        if g0 is None:
+            assert g1 is None
+            continue
+        np.testing.assert_allclose(g1.numpy(), g0.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_cache_follows_weights_copied_through_data():
+    # sync_eval_model and torch_ema copy weights with .data, which keeps _version
+    a, b = tiny_mace(0), tiny_mace(1)
+    fast = for_inference(a)
+    atoms = molecule("water")
+    atoms.rattle(0.05, seed=1)
+    _, before, _ = _energy_forces_stress(fast, atoms)
+    for dst, src in zip(fast.parameters(), b.parameters(), strict=True):
+        dst.data.copy_(src.data)
+    _, after, _ = _energy_forces_stress(fast, atoms)
+    _, want, _ = _energy_forces_stress(b, atoms)
+    assert np.abs(after - before).max() > 1e-6
+    np.testing.assert_allclose(after, want, atol=1e-10)

@@ -16,7 +16,8 @@ def make_sweep(root, cfg, values=(0.0, 0.2)):
             feed(tracker, seed=i, final_mae=0.05 + c_x, al_labels=3 + i)
         (run_dir / "config.yaml").write_text(
             f"al:\n  c_x: {c_x}\n  desired_acc: 0.1\nrun:\n  name: sweep{i}\n"
-            "wandb:\n  mode: disabled\n")
+            "wandb:\n  mode: disabled\n"
+        )
     return root
 
 
@@ -48,8 +49,16 @@ def test_compare_run_dirs_given_one_by_one(tmp_path, files_only_cfg):
 
 def test_unfinished_run_is_computed_from_records(tmp_path, files_only_cfg):
     with Tracker(tmp_path / "r", cfg=files_only_cfg) as tracker:
-        tracker.log("train", {"phase": "idg", "epoch": 0, "member": "mean",
-                              "valid_f_mae": 0.4, "n_train": 3})
+        tracker.log(
+            "train",
+            {
+                "phase": "idg",
+                "epoch": 0,
+                "member": "mean",
+                "valid_f_mae": 0.4,
+                "n_train": 3,
+            },
+        )
         tracker.log("sampling", {"phase": "idg", "status": "ok"})
     figures = compare.run_figures(tmp_path / "r")
     assert figures["final_valid_f_mae"] == 0.4

@@ -13,10 +13,15 @@ def assert_png(path, min_bytes=5000):
 
 
 def test_make_all_writes_every_plot(synthetic_records, tmp_path):
-    paths = plots.make_all(synthetic_records, tmp_path / "plots", {"idg": 1.0, "al": 0.1})
+    paths = plots.make_all(
+        synthetic_records, tmp_path / "plots", {"idg": 1.0, "al": 0.1}
+    )
     assert sorted(p.name for p in paths) == [
-        "calibration.png", "dataset_growth.png", "learning_curves.png",
-        "uncertainty_traces.png"]
+        "calibration.png",
+        "dataset_growth.png",
+        "learning_curves.png",
+        "uncertainty_traces.png",
+    ]
     for path in paths:
         assert_png(path)
     assert not list((tmp_path / "plots").glob("*.tmp.png"))
@@ -25,7 +30,10 @@ def test_make_all_writes_every_plot(synthetic_records, tmp_path):
 def test_make_all_skips_plots_without_data(synthetic_records, tmp_path):
     train_only = [r for r in synthetic_records if r["kind"] == "train"]
     paths = plots.make_all(train_only, tmp_path / "plots")
-    assert sorted(p.name for p in paths) == ["dataset_growth.png", "learning_curves.png"]
+    assert sorted(p.name for p in paths) == [
+        "dataset_growth.png",
+        "learning_curves.png",
+    ]
     assert plots.make_all([], tmp_path / "empty") == []
 
 

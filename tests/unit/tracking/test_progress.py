@@ -5,10 +5,19 @@ from pax.progress import ProgressDisplay, describe
 
 
 def test_describe_idg_and_al_fields():
-    assert describe("idg", {"done": 40, "total": 100, "mae": 0.3125, "target": 1.0}) == (
-        "idg: labels 40/100, F-MAE 0.3125 (target 1) eV/Å")
-    line = describe("al", {"n_train": 57, "threshold": 0.1234, "in_flight": 3,
-                           "mae": 0.08, "target": 0.1})
+    assert describe(
+        "idg", {"done": 40, "total": 100, "mae": 0.3125, "target": 1.0}
+    ) == ("idg: labels 40/100, F-MAE 0.3125 (target 1) eV/Å")
+    line = describe(
+        "al",
+        {
+            "n_train": 57,
+            "threshold": 0.1234,
+            "in_flight": 3,
+            "mae": 0.08,
+            "target": 0.1,
+        },
+    )
     assert line.startswith("al: F-MAE 0.08 (target 0.1) eV/Å")
     assert "n_train=57" in line and "threshold=0.1234 eV/Å" in line
     assert "in_flight=3" in line

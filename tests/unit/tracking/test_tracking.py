@@ -17,8 +17,15 @@ def test_records_are_on_disk_at_once(tmp_path, files_only_cfg):
     tracker.log("md", {"md_steps": 10, "running": 2, "in_flight": 1})
     # not closed: the line must already be in the file (crash safety)
     rows = read_metrics(tmp_path)
-    assert rows == [{"kind": "md", "time_s": rows[0]["time_s"], "md_steps": 10,
-                     "running": 2, "in_flight": 1}]
+    assert rows == [
+        {
+            "kind": "md",
+            "time_s": rows[0]["time_s"],
+            "md_steps": 10,
+            "running": 2,
+            "in_flight": 1,
+        }
+    ]
     tracker.close()
     assert not tracker.wandb_active
 
@@ -52,25 +59,30 @@ def test_summary_adds_counts_and_wall_time(synthetic_records):
 
 def test_final_mae_is_taken_as_final_valid_f_mae(tmp_path, files_only_cfg):
     with Tracker(tmp_path, cfg=files_only_cfg) as tracker:
-        tracker.log("train", {"phase": "al", "epoch": 0, "member": "mean",
-                              "valid_f_mae": 0.3})
-        summary = tracker.summary({"final_mae": 0.25, "final_validation": {"mean": {
-            "valid_f_mae": 0.25}}})
+        tracker.log(
+            "train", {"phase": "al", "epoch": 0, "member": "mean", "valid_f_mae": 0.3}
+        )
+        summary = tracker.summary(
+            {"final_mae": 0.25, "final_validation": {"mean": {"valid_f_mae": 0.25}}}
+        )
     assert summary["final_valid_f_mae"] == 0.25
     assert read_metrics(tmp_path)[-1]["final_validation"]["mean"]["valid_f_mae"] == 0.25
 
 
 def test_resume_appends_and_continues_axes(tmp_path, files_only_cfg):
     with Tracker(tmp_path, cfg=files_only_cfg) as tracker:
-        tracker.log("train", {"phase": "al", "epoch": 0, "member": "mean",
-                              "valid_f_mae": 0.3})
-        tracker.log("train", {"phase": "al", "epoch": 1, "member": "mean",
-                              "valid_f_mae": 0.2})
+        tracker.log(
+            "train", {"phase": "al", "epoch": 0, "member": "mean", "valid_f_mae": 0.3}
+        )
+        tracker.log(
+            "train", {"phase": "al", "epoch": 1, "member": "mean", "valid_f_mae": 0.2}
+        )
         tracker.log("sampling", {"phase": "al", "status": "ok"})
     before = read_metrics(tmp_path)
     with Tracker(tmp_path, cfg=files_only_cfg) as tracker:
-        tracker.log("train", {"phase": "al", "epoch": 2, "member": "mean",
-                              "valid_f_mae": 0.1})
+        tracker.log(
+            "train", {"phase": "al", "epoch": 2, "member": "mean", "valid_f_mae": 0.1}
+        )
         tracker.log("sampling", {"phase": "al", "status": "ok"})
         summary = tracker.summary({})
     rows = read_metrics(tmp_path)
@@ -101,21 +113,68 @@ def test_values_are_made_json_friendly(tmp_path, files_only_cfg):
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
-        ({"kind": "train", "time_s": 1.0, "phase": "idg", "epoch": 3, "epoch_total": 9,
-          "member": 1, "valid_f_mae": 0.2},
-         {"time_s": 1.0, "epoch": 9, "train/m1/valid_f_mae": 0.2}),
-        ({"kind": "train", "time_s": 1.0, "epoch": 0, "member": "mean", "lr": 0.01},
-         {"time_s": 1.0, "epoch": 0, "train/mean/lr": 0.01}),
-        ({"kind": "uncertainty", "time_s": 2.0, "traj": 4, "system": "aspirin",
-          "md_step": 50, "uncertainty": 0.2, "threshold": 0.15, "crossed": True},
-         {"time_s": 2.0, "md_step": 50, "uncertainty/traj_4": 0.2,
-          "uncertainty/threshold/aspirin": 0.15, "uncertainty/crossed": 1}),
-        ({"kind": "sampling", "time_s": 3.0, "labels": 5, "status": "failed",
-          "reason": "SCF", "system": "aspirin", "label_wall_s": 12.5},
-         {"time_s": 3.0, "labels": 5, "sampling/failed": 1,
-          "sampling/label_wall_s": 12.5}),
-        ({"kind": "phase", "time_s": 4.0, "phase": "al", "event": "end", "labels": 3},
-         {"time_s": 4.0, "phase/al/end": 4.0, "phase/al/labels": 3.0}),
+        (
+            {
+                "kind": "train",
+                "time_s": 1.0,
+                "phase": "idg",
+                "epoch": 3,
+                "epoch_total": 9,
+                "member": 1,
+                "valid_f_mae": 0.2,
+            },
+            {"time_s": 1.0, "epoch": 9, "train/m1/valid_f_mae": 0.2},
+        ),
+        (
+            {"kind": "train", "time_s": 1.0, "epoch": 0, "member": "mean", "lr": 0.01},
+            {"time_s": 1.0, "epoch": 0, "train/mean/lr": 0.01},
+        ),
+        (
+            {
+                "kind": "uncertainty",
+                "time_s": 2.0,
+                "traj": 4,
+                "system": "aspirin",
+                "md_step": 50,
+                "uncertainty": 0.2,
+                "threshold": 0.15,
+                "crossed": True,
+            },
+            {
+                "time_s": 2.0,
+                "md_step": 50,
+                "uncertainty/traj_4": 0.2,
+                "uncertainty/threshold/aspirin": 0.15,
+                "uncertainty/crossed": 1,
+            },
+        ),
+        (
+            {
+                "kind": "sampling",
+                "time_s": 3.0,
+                "labels": 5,
+                "status": "failed",
+                "reason": "SCF",
+                "system": "aspirin",
+                "label_wall_s": 12.5,
+            },
+            {
+                "time_s": 3.0,
+                "labels": 5,
+                "sampling/failed": 1,
+                "sampling/label_wall_s": 12.5,
+            },
+        ),
+        (
+            {
+                "kind": "phase",
+                "time_s": 4.0,
+                "phase": "al",
+                "event": "end",
+                "labels": 3,
+            },
+            {"time_s": 4.0, "phase/al/end": 4.0, "phase/al/labels": 3.0},
+        ),
     ],
 )
 def test_wandb_rows(row, expected):
