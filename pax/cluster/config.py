@@ -29,6 +29,9 @@ class ClusterConfig:
     """Workers silent this long are declared lost and their tasks retried (s)."""
     strategy_period_s: float = 2.0
     """How often Parsl decides whether to start or stop blocks (s)."""
+    no_worker_warning_s: float = 300.0
+    """Warn (and repeat) when labels wait this long with no worker connected,
+    naming the run's Slurm jobs and why they wait (s); 0 turns it off."""
 
     def __post_init__(self) -> None:
         if self.cores_per_worker < 1:
@@ -46,6 +49,10 @@ class ClusterConfig:
         if self.task_walltime_s < 0:
             raise ConfigError(
                 "cluster.task_walltime_s", self.task_walltime_s, "must be >= 0"
+            )
+        if self.no_worker_warning_s < 0:
+            raise ConfigError(
+                "cluster.no_worker_warning_s", self.no_worker_warning_s, "must be >= 0"
             )
         if self.strategy_period_s <= 0:
             raise ConfigError(

@@ -29,7 +29,7 @@ from pax.cluster.parsl_config import (
     make_parsl_config,
     run_label,
 )
-from pax.cluster.slurm import cancel_jobs_of_run
+from pax.cluster.slurm import cancel_jobs_of_run, job_states
 from pax.cluster.task import label_on_worker
 from pax.dft.labelled import Labelled
 from pax.errors import PaxError
@@ -98,6 +98,8 @@ class ReferencePool:
         self._closing = False
         self._fatal: PaxError | None = None
         self._stop_monitor = threading.Event()
+        self._starved_since: float | None = None
+        self._last_warning = 0.0
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> ReferencePool:
@@ -353,6 +355,36 @@ class ReferencePool:
             with self._lock:
                 self._available_s += self._connected * (now - self._t_sample)
                 self._connected, self._t_sample = count, now
+                waiting = len(self._flights)
+            self._watch_starvation(count, waiting, now)
+
+    def _watch_starvation(self, connected: int, waiting: int, now: float) -> None:
+        """Warn, every no_worker_warning_s, while labels wait and no worker is there."""
+        limit = self.cluster_cfg.no_worker_warning_s
+        if connected or not waiting or limit <= 0:
+            self._starved_since = None
+            return
+        if self._starved_since is None:
+            self._starved_since = self._last_warning = now
+            return
+        if now - self._last_warning < limit:
+            return
+        self._last_warning = now
+        where = f"worker logs under {self.run_dir / 'parsl'}"
+        if self._is_slurm:
+            jobs = job_states(self.label, self.cluster_cfg.cmd_timeout_s)
+            where = (
+                "Slurm jobs of this run: "
+                + ", ".join(f"{j} {state} ({reason})" for j, state, reason in jobs)
+                if jobs
+                else "no Slurm job of this run is queued"
+            ) + f"; {where}"
+        log.warning(
+            "%d reference label(s) waited %.0f s with no worker connected; %s",
+            waiting,
+            now - self._starved_since,
+            where,
+        )
 
     def _raise_fatal(self) -> None:
         if self._fatal is not None:

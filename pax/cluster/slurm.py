@@ -18,11 +18,18 @@ def jobs_of_run(label: str, timeout_s: float = 30) -> list[str]:
 
     Parsl names a block's job 'parsl.<label>.block-<n>.<time>'.
     """
+    return [
+        job for job, state, _ in job_states(label, timeout_s) if state not in _ENDING
+    ]
+
+
+def job_states(label: str, timeout_s: float = 30) -> list[tuple[str, str, str]]:
+    """(id, squeue state code, reason) of each queued job of executor `label`."""
     if shutil.which("squeue") is None:
         return []
     try:
         out = subprocess.run(
-            ["squeue", "-h", "-u", getpass.getuser(), "-o", "%i %t %j"],
+            ["squeue", "-h", "-u", getpass.getuser(), "-o", "%i|%t|%r|%j"],
             capture_output=True,
             text=True,
             timeout=timeout_s,
@@ -32,11 +39,11 @@ def jobs_of_run(label: str, timeout_s: float = 30) -> list[str]:
         log.warning("squeue failed (%s); cannot list the jobs of %s", exc, label)
         return []
     prefix = f"parsl.{label}."
-    rows = (line.split(maxsplit=2) for line in out.splitlines())
+    rows = (line.split("|", maxsplit=3) for line in out.splitlines())
     return [
-        row[0]
+        (row[0], row[1], row[2])
         for row in rows
-        if len(row) == 3 and row[2].startswith(prefix) and row[1] not in _ENDING
+        if len(row) == 4 and row[3].startswith(prefix)
     ]
 
 

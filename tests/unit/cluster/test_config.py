@@ -21,6 +21,11 @@ from tests.conftest import build
             "cluster.heartbeat_threshold_s",
         ),
         (SlurmClusterConfig, {"walltime": "1h"}, "cluster.walltime"),
+        (
+            LocalClusterConfig,
+            {"no_worker_warning_s": -1},
+            "cluster.no_worker_warning_s",
+        ),
         (SlurmClusterConfig, {"max_blocks": 0, "init_blocks": 0}, "cluster.max_blocks"),
         (SlurmClusterConfig, {"min_blocks": 2, "max_blocks": 1}, "cluster.max_blocks"),
         (
