@@ -39,8 +39,9 @@ class ElementContraction(torch.nn.Module):
     so each step is one matrix product per channel over the element's nodes.
     It holds mace-torch's own parameters and buffers under the same names (the
     state_dict is the same, so checkpoints and training carry over); the
-    combined tensors W_nu_e are recomputed while the weights take gradients and
-    otherwise cached for as long as the weights and buffers keep their values.
+    tensors W_nu_e of the elements that occur are recomputed while the weights
+    take gradients and otherwise cached for as long as the weights and buffers
+    keep their values.
 
     Args:
         contraction: the mace-torch module (U_matrix_<nu> buffers, weights_max,
@@ -56,60 +57,71 @@ class ElementContraction(torch.nn.Module):
             self.register_buffer(name, buffer)
         top = contraction.U_tensors(self.correlation)
         self.outputs = top.shape[0] if top.dim() == self.correlation + 2 else 1
-        self._cache: tuple[tuple, list[torch.Tensor]] | None = None
+        self._cache: tuple[tuple, dict[int, list[torch.Tensor]]] | None = None
 
-    def combined(self) -> list[torch.Tensor]:
-        """W_nu_e for nu = 1 .. correlation, each (E, C, ell^(nu-1), M * ell)."""
-        weights = [*reversed(list(self.weights)), self.weights_max]  # nu = 1 .. corr
-        trained = torch.is_grad_enabled() and any(w.requires_grad for w in weights)
-        if not trained and self._cached_for(weights):
-            return self._cache[1]
+    def _element_tensors(self, e: int) -> list[torch.Tensor]:
+        """W_nu_e for nu = 1 .. correlation, each (C, ell^(nu-1), M * ell).
+
+        Formed only for elements that occur (a MACE-MP model knows 89), and
+        cached while the weights take no gradient and keep their values.
+        """
+        if self._cache is not None and e in self._cache[1]:
+            return self._cache[1][e]
         tensors = []
+        weights = self._weights()
         for nu, w in enumerate(weights, start=1):
             u = getattr(self, f"U_matrix_{nu}")  # (m?, a, rest..., k); m absent: 0e
             if u.dim() == nu + 1:
                 u = u.unsqueeze(0)
-            combined = torch.einsum("...k,ekc->ec...", u, w)
-            e, c, m, ell = combined.shape[:4]
+            combined = torch.einsum("...k,kc->c...", u, w[e])
+            c, m, ell = combined.shape[:3]
             # rows meet the (nu-1)-fold products of x, columns are (m, a)
             tensors.append(
-                combined.reshape(e, c, m * ell, ell ** (nu - 1)).transpose(2, 3)
+                combined.reshape(c, m * ell, ell ** (nu - 1)).transpose(1, 2)
             )
-        if not trained:
-            key = ([w.detach().clone() for w in weights], self._buffer_ids())
-            self._cache = (key, [t.detach().contiguous() for t in tensors])
+        if self._cache is not None:
+            tensors = [t.detach().contiguous() for t in tensors]
+            self._cache[1][e] = tensors
         return tensors
 
-    def _buffer_ids(self) -> list[tuple]:
-        return [
+    def _weights(self) -> list[torch.Tensor]:
+        return [*reversed(list(self.weights)), self.weights_max]  # nu = 1 .. corr
+
+    def _refresh_cache(self) -> None:
+        """Keep cached tensors only while valid; no cache while weights train."""
+        weights = self._weights()
+        if torch.is_grad_enabled() and any(w.requires_grad for w in weights):
+            self._cache = None
+            return
+        ids = [
             (b.data_ptr(), b.dtype, b.device, b._version)
             for b in self.buffers(recurse=False)
         ]
-
-    def _cached_for(self, weights: list[torch.Tensor]) -> bool:
-        # weights compared by value: copies made through .data keep the _version
-        if self._cache is None:
-            return False
-        saved, buffer_ids = self._cache[0]
-        return buffer_ids == self._buffer_ids() and all(
-            a.dtype == b.dtype and a.device == b.device and torch.equal(a, b)
-            for a, b in zip(weights, saved, strict=True)
-        )
+        if self._cache is not None:
+            saved, saved_ids = self._cache[0]
+            # weights compared by value: copies made through .data keep _version
+            if saved_ids == ids and all(
+                a.dtype == b.dtype and a.device == b.device and torch.equal(a, b)
+                for a, b in zip(weights, saved, strict=True)
+            ):
+                return
+        self._cache = (([w.detach().clone() for w in weights], ids), {})
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Contract features x (nodes, channels, ell) with attributes y (nodes, E)."""
-        w = self.combined()
+        self._refresh_cache()
         n, c, ell = x.shape
         out = x.new_zeros(n, c, self.outputs)
         for e in range(y.shape[1]):
             nodes = torch.nonzero(y[:, e]).squeeze(1)
             if nodes.numel() == 0:
                 continue
+            w = self._element_tensors(e)
             xe = x.index_select(0, nodes).transpose(0, 1)  # (C, n_e, ell)
-            b = w[0][e]  # (C, 1, M * ell)
+            b = w[0]  # (C, 1, M * ell)
             power = xe
             for nu in range(2, self.correlation + 1):
-                b = b + torch.bmm(power, w[nu - 1][e])
+                b = b + torch.bmm(power, w[nu - 1])
                 if nu < self.correlation:
                     power = (power.unsqueeze(-1) * xe.unsqueeze(-2)).flatten(2)
             b = b.view(c, -1, self.outputs, ell)

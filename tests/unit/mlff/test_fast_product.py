@@ -127,3 +127,12 @@ def test_cache_follows_weights_copied_through_data():
     _, want, _ = _energy_forces_stress(b, atoms)
     assert np.abs(after - before).max() > 1e-6
     np.testing.assert_allclose(after, want, atol=1e-10)
+
+
+def test_only_the_elements_present_are_formed():
+    # a foundation model knows 89 elements; forming all of them would cost GBs
+    fast = for_inference(tiny_mace(0, atomic_numbers=[1, 6, 7, 8]))
+    atoms = molecule("water")
+    _energy_forces_stress(fast, atoms)
+    for module in _contractions(fast, "ElementContraction"):
+        assert sorted(module._cache[1]) == [0, 3]  # H and O, not C and N
