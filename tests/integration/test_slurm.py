@@ -4,7 +4,9 @@ In CI (the CI variable is set) these tests must run: no Slurm there is a
 failure. Elsewhere they skip and say why.
 """
 
+import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -209,6 +211,33 @@ def test_blocks_slurm_refuses_give_a_clear_error(run_dir: Path):
     assert [r["event"] for r in records] == [
         "submitted"
     ]  # rerun once the config is fixed
+
+
+def test_blocks_whose_worker_init_fails_stop_with_a_clear_error(run_dir: Path):
+    cfg = slurm_cfg(worker_init="echo 'module: command not found' >&2; exit 3")
+    with ReferencePool(cfg, reference(), run_dir) as pool:
+        pool.submit(geometries(1)[0], {"i": 0})
+        with pytest.raises(PaxError) as info:
+            pool.drain(90)
+            pytest.fail("drain returned without the error")
+    assert "worker_init" in str(info.value), str(info.value)
+    records = read_records(run_dir / "ledger.jsonl")
+    assert [r["event"] for r in records] == ["submitted"]  # rerun after the fix
+
+
+def test_block_that_never_starts_is_reported_with_its_reason(run_dir: Path, caplog):
+    cfg = slurm_cfg(scheduler_options=["#SBATCH --hold"], no_worker_warning_s=3)
+    with caplog.at_level(logging.WARNING, logger="pax.cluster.pool"):
+        with ReferencePool(cfg, reference(), run_dir) as pool:
+            pool.submit(geometries(1)[0], {"i": 0})
+            deadline = time.monotonic() + 60
+            while "JobHeldUser" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert pool.completed() == []
+    assert "1 reference label(s) waited" in caplog.text
+    assert re.search(r"Slurm jobs of this run: \d+ PD \(JobHeldUser\)", caplog.text), (
+        caplog.text
+    )
 
 
 def test_sweep_on_slurm_with_the_submitit_preset(tmp_path: Path, slurm):
