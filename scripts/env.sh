@@ -7,9 +7,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="${PYTHON:-python3}"
 
-if [ ! -x "$VENV/bin/python" ]; then
+if [ ! -f "$VENV/bin/activate" ]; then
     echo "[pax] creating $VENV" >&2
-    "$PY" -m venv "$VENV"
+    "$PY" -m venv --clear "$VENV"  # --clear: a venv cut off while being made
 fi
 # shellcheck disable=SC1091
 source "$VENV/bin/activate"
