@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator, all_changes
+from ase.constraints import FixCom
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.md.verlet import VelocityVerlet
@@ -87,6 +88,10 @@ class Sampler:
                 atoms, temperature_K=cfg.md.temperature_K, rng=rng
             )
             Stationary(atoms)
+        for atoms in self.trajs:
+            # ASE's own recipe: FixCom, not Langevin's fixcm (deprecated, biased NVT)
+            if cfg.md.fix_com and len(atoms) > 1 and not atoms.constraints:
+                atoms.set_constraint(FixCom())
 
     def next_frame(self) -> tuple[int, Atoms]:
         """Run the next trajectory skip_step_initial steps; return (index, frame)."""
@@ -111,6 +116,7 @@ class Sampler:
             temperature_K=md.temperature_K,
             friction=md.friction_per_fs / units.fs,
             rng=np.random.default_rng(seed),
+            fixcm=False,
         )
 
     def state_dict(self) -> dict:

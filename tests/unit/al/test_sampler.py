@@ -31,3 +31,28 @@ def test_mace_file_sampler_matches_stock_mace(pax_config, tmp_path):
     np.testing.assert_allclose(ours, atoms.get_forces(), atol=1e-9)
     index, frame = Sampler(cfg, [molecule("ethanol")], tmp_path).next_frame()
     assert index == 0 and np.isfinite(frame.positions).all()
+
+
+def test_sampler_langevin_keeps_centre_of_mass_at_rest(pax_config, tmp_path):
+    """md.fix_com: ASE's FixCom holds the centre of mass (Langevin's fixcm is off)."""
+    cfg = pax_config(
+        ["system=ethanol", "al.idg.sampler=xtb", "al.idg.skip_step_initial=20"]
+    )
+    start = molecule("ethanol")
+    sampler = Sampler(cfg, [start], tmp_path)
+    for _ in range(3):
+        sampler.next_frame()
+    traj = sampler.trajs[0]
+    np.testing.assert_allclose(traj.get_momenta().sum(0), 0.0, atol=1e-10)
+    np.testing.assert_allclose(
+        traj.get_center_of_mass(), start.get_center_of_mass(), atol=1e-8
+    )
+    assert sampler.steps[0] == 60
+
+
+def test_sampler_without_fix_com_lets_the_centre_of_mass_drift(pax_config, tmp_path):
+    cfg = pax_config(["system=ethanol", "al.idg.sampler=xtb", "md.fix_com=false"])
+    sampler = Sampler(cfg, [molecule("ethanol")], tmp_path)
+    sampler.next_frame()
+    assert not sampler.trajs[0].constraints
+    assert np.abs(sampler.trajs[0].get_momenta().sum(0)).max() > 1e-6
