@@ -69,12 +69,24 @@ def run_figures(run_dir: Path) -> dict[str, Any]:
     out.setdefault("labels_failed", sum(r.get("status", "ok") != "ok" for r in labels))
     out.setdefault("wall_time_s", max((r.get("time_s", 0) for r in rows), default=0))
     out.setdefault("stop_reason", "unfinished" if not summaries else "")
-    out["curve"] = [
-        (r.get("n_train"), r["valid_f_mae"])
-        for r in means
-        if r.get("n_train") is not None
-    ]
+    out["curve"] = learning_curve(rows)
     return out
+
+
+def learning_curve(rows: list[dict[str, Any]]) -> list[tuple[int, float]]:
+    """(training set size, validation force MAE) of every ensemble-mean train record.
+
+    The size is the record's n_train, else that of the latest record before it
+    that has one (converge records, and runs of pax before train records had it).
+    """
+    curve, n_train = [], None
+    for r in rows:
+        if r.get("n_train") is not None:
+            n_train = r["n_train"]
+        mean = r.get("kind") == "train" and str(r.get("member", "mean")) == "mean"
+        if mean and r.get("valid_f_mae") is not None and n_train is not None:
+            curve.append((n_train, r["valid_f_mae"]))
+    return curve
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:

@@ -26,15 +26,19 @@ PLOTS_DIR = "plots"
 class Tracker:
     """Records every event of a run (the only module that talks to W&B).
 
-    kinds and their fields:
+    kinds and their fields (as IDG, AL and finalize log them):
       train:       phase, epoch, member ("mean" for the ensemble), train_loss,
-                   valid_e_mae_per_atom, valid_f_mae, valid_f_rmse, lr, n_train, n_valid
+                   valid_loss, valid_e_mae_per_atom, valid_f_mae, valid_f_rmse, lr;
+                   IDG and AL add n_train, n_valid (converge records have none)
       uncertainty: phase, traj, system, md_step, uncertainty, threshold, crossed
-      sampling:    phase, traj, system, md_step, uncertainty, threshold, label_wall_s,
-                   status, reason, n_train, n_valid, in_flight, utilisation
+      sampling:    phase, ticket, traj, member (IDG), system, md_step, uncertainty,
+                   threshold, trigger (AL), label_wall_s, status, reason, split,
+                   n_train, n_valid, in_flight, utilisation; one per ticket
       calibration: phase, traj, system, predicted_uncertainty, force_error_max,
                    force_error_mean
-      md:          md_steps (total so far), running, in_flight
+      md:          phase, md_steps (total so far), running, in_flight,
+                   in_flight_after
+      test:        phase, n_labels, test_f_mae, test_f_rmse, test_e_mae_per_atom
       phase:       phase, event (start|end), and phase figures
     Each record gets time_s (run wall time, continued across resumes) and kind;
     train records also get epoch_total (epochs counted over all phases) and
@@ -95,6 +99,10 @@ class Tracker:
         self._file.write(json.dumps(row, default=jsonable) + "\n")
         if self._wandb is not None and kind not in ("summary", "model"):
             self._wandb.log(row)
+
+    def logged_label(self, ticket: str) -> bool:
+        """Whether a "sampling" record of this ticket is in metrics.jsonl already."""
+        return ticket in self._state.label_tickets
 
     def progress(self, phase: str, **fields: Any) -> None:
         """Update the live display (fields: see pax.progress)."""
@@ -201,6 +209,7 @@ class _State:
         self.epoch_base = 0
         self.epoch_max = -1
         self.last_mean: dict[str, Any] = {}
+        self.label_tickets: set[str] = set()
         self.sampling_rows: list[list[Any]] = []
         self.calibration_rows: list[list[Any]] = []
 
@@ -231,6 +240,8 @@ class _State:
                 self.last_mean = row
         elif kind == "sampling":
             self.labels = int(row.get("labels", self.labels + 1))
+            if row.get("ticket") is not None:
+                self.label_tickets.add(str(row["ticket"]))
             if row.get("status", "ok") == "ok":
                 phase = str(row.get("phase", "al"))
                 self.labels_by_phase[phase] = self.labels_by_phase.get(phase, 0) + 1

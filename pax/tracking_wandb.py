@@ -27,6 +27,7 @@ STEP_AXES = {
 }
 SAMPLING_COLUMNS = [
     "phase",
+    "ticket",
     "traj",
     "system",
     "md_step",

@@ -61,6 +61,8 @@ class IDGConfig:
     """IDG stops after this many training epochs."""
     converge_initial: bool = False
     """Converge the ensemble at the end of IDG."""
+    max_failed_in_a_row: int = 20
+    """IDG stops with an error when this many reference labels in a row failed."""
 
     def __post_init__(self) -> None:
         if self.min_initial_set_size > self.max_initial_set_size:
@@ -75,6 +77,7 @@ class IDGConfig:
             "intermediate_epochs",
             "max_initial_set_size",
             "max_initial_epochs",
+            "max_failed_in_a_row",
         ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"al.idg.{key}", getattr(self, key), "must be >= 1")
@@ -103,7 +106,8 @@ class ALConfig:
     threshold_window: int = 400
     """Number of recent uncertainties the threshold averages."""
     threshold_warmup: int = 10
-    """Checks needed before the threshold is used."""
+    """Nothing crosses until the threshold's history holds more than this many
+    uncertainties (one per running trajectory and check, per threshold key)."""
     threshold_per_system: bool = True
     """One threshold per system (True) or one shared by all."""
     threshold_floor: float = 0.0
@@ -114,14 +118,18 @@ class ALConfig:
     """Stop updating the threshold once the training set reaches this size."""
     uncert_not_crossed_limit: int = 50_000
     """A trajectory quiet (no crossing) this many MD steps restarts from its start."""
+    stops_before_label: int = 2
+    """A trajectory stopped by an MD guard this many times since its last good check
+    has that check's geometry labelled (the model fails there)."""
     epochs_per_worker: int = 2
     """Epochs trained for each label that arrives."""
     intermediate_epochs_al: int = 1
     """Epochs per training chunk interleaved with MD."""
     replay: Replay = Replay.full_dataset
-    """Train on the full set, or on the new point plus a random subset."""
+    """Train on the full set, or on the new points (labels whose epochs are still
+    due) plus a random subset of the older ones."""
     train_subset_size: int = 50
-    """Size of the random replay subset."""
+    """Size of the random replay subset (points, new ones not counted)."""
     max_train_set_size: int = 1000
     """AL stops when the training set reaches this size."""
     max_MD_steps: int = 100_000
@@ -162,6 +170,7 @@ class ALConfig:
             "max_train_set_size",
             "max_MD_steps",
             "train_subset_size",
+            "stops_before_label",
         ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"al.{key}", getattr(self, key), "must be >= 1")

@@ -8,13 +8,11 @@ import time
 from pax.al.context import Context
 from pax.al.decisions import idg_stop
 from pax.al.labels import store_label
+from pax.al.records import log_sampling, train_logger
 from pax.al.sampler import Sampler
 from pax.errors import PaxError
 
 log = logging.getLogger(__name__)
-
-MAX_FAILED_IN_A_ROW = 20
-"""IDG gives up when this many reference labels in a row failed."""
 
 
 class InitialDataset:
@@ -54,7 +52,9 @@ class InitialDataset:
         ctx.tracker.log("phase", {"phase": "idg", "event": "start"})
         new_labels = 0
         for done in ctx.pool.recovered():
-            new_labels += store_label(ctx, done) is not None
+            split = store_label(ctx, done)
+            new_labels += split is not None
+            log_sampling(ctx, done, split)  # only those the killed run did not log
         while True:
             for done in ctx.pool.completed():
                 new_labels += self._arrived(done)
@@ -137,34 +137,18 @@ class InitialDataset:
         if done.tag.get("phase") == "idg" and self.out.get(member, 0) > 0:
             self.out[member] -= 1
         split = store_label(ctx, done)
+        log_sampling(ctx, done, split)
         if done.result.ok:
             self.failed_in_a_row = 0
         else:  # sample another frame in its place (else IDG waits forever)
             self.submitted -= 1
             self.failed_in_a_row += 1
-            if self.failed_in_a_row >= MAX_FAILED_IN_A_ROW:
+            if self.failed_in_a_row >= self.idg.max_failed_in_a_row:
                 raise PaxError(
                     f"dft={ctx.cfg.dft.kind}: {self.failed_in_a_row} reference labels "
                     f"in a row failed (last: {done.result.reason}); check the dft "
                     "settings (the failures are in ledger.jsonl)"
                 )
-        ctx.tracker.log(
-            "sampling",
-            {
-                "phase": "idg",
-                "traj": done.tag.get("traj"),
-                "system": done.tag.get("system"),
-                "md_step": done.tag.get("md_step"),
-                "label_wall_s": done.result.wall_s,
-                "status": done.result.status,
-                "reason": done.result.reason,
-                "split": split,
-                "n_train": self._n_train(),
-                "n_valid": ctx.store.size("valid"),
-                "in_flight": ctx.pool.in_flight,
-                "utilisation": ctx.pool.utilisation(),
-            },
-        )
         return split is not None
 
     def _submit_more(self) -> None:
@@ -213,7 +197,7 @@ class InitialDataset:
             ctx.store.get("valid"),
             self.idg.intermediate_epochs,
             phase="idg",
-            on_epoch=lambda r: ctx.tracker.log("train", {"phase": "idg", **r}),
+            on_epoch=train_logger(ctx, "idg"),
         )
         self.trainings += 1
         self.ctx.track_test("idg")

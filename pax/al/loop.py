@@ -16,6 +16,8 @@ from ase import Atoms
 from pax.al.context import Context
 from pax.al.decisions import al_stop
 from pax.al.labels import store_label
+from pax.al.records import log_sampling, train_logger
+from pax.al.replay import random_subset_sets
 from pax.al.threshold import Threshold
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class ActiveLearning:
             str, np.ndarray
         ] = {}  # ticket -> mean forces at submission
         self.pending_epochs = 0
+        self.fresh: set[str] = set()  # training labels whose epochs are still due
         self.deferred = False  # training waited one MD chunk after a submission
         self.epochs = 0
         self.mae: float | None = None
@@ -191,7 +194,8 @@ class ActiveLearning:
                 self.md.stop_reason(i),
             )
             self.md.reset(i, self.checkpoints[i].copy())
-            if self.crashes[i] >= 2 and ctx.pool.in_flight < ctx.max_in_flight:
+            stops = self.crashes[i] >= al.stops_before_label
+            if stops and ctx.pool.in_flight < ctx.max_in_flight:
                 # The model fails here again and again: label the last good geometry.
                 self._submit(i, float("nan"), None, trigger="md_stopped")
                 submitted += 1
@@ -230,6 +234,8 @@ class ActiveLearning:
         if split is not None:
             self.labels += int(is_al)
             self.pending_epochs += self.al.epochs_per_worker
+            if split.startswith("train"):
+                self.fresh.add(done.ticket)
         if is_al and self.waiting.get(traj) == done.ticket:
             del self.waiting[traj]
             if done.result.ok:
@@ -244,24 +250,7 @@ class ActiveLearning:
                 )
                 self.md.reset(traj, self.checkpoints[traj].copy())
             self.md.resume(traj)
-        record = {
-            "phase": done.tag.get("phase"),
-            "traj": traj,
-            "system": done.tag.get("system"),
-            "md_step": done.tag.get("md_step"),
-            "uncertainty": done.tag.get("uncertainty"),
-            "threshold": done.tag.get("threshold"),
-            "trigger": done.tag.get("trigger"),
-            "label_wall_s": done.result.wall_s,
-            "status": done.result.status,
-            "reason": done.result.reason,
-            "split": split,
-            "n_train": ctx.n_train(),
-            "n_valid": ctx.store.size("valid"),
-            "in_flight": ctx.pool.in_flight,
-            "utilisation": ctx.pool.utilisation(),
-        }
-        ctx.tracker.log("sampling", record)
+        log_sampling(ctx, done, split)
         predicted = self.predicted.pop(done.ticket, None)
         if (
             done.result.ok
@@ -274,6 +263,7 @@ class ActiveLearning:
             ctx.tracker.log(
                 "calibration",
                 {
+                    "phase": "al",
                     "traj": traj,
                     "system": done.tag.get("system"),
                     "predicted_uncertainty": done.tag.get("uncertainty"),
@@ -284,7 +274,7 @@ class ActiveLearning:
 
     def _resume_orphans(self) -> None:
         """Resume trajectories that wait for a label the pool no longer knows."""
-        in_flight = set(getattr(self.ctx.pool, "in_flight_tickets", lambda: set())())
+        in_flight = self.ctx.pool.in_flight_tickets()
         for traj, ticket in list(self.waiting.items()):
             if ticket not in in_flight:
                 del self.waiting[traj]
@@ -298,9 +288,11 @@ class ActiveLearning:
             ctx.store.get("valid"),
             epochs,
             phase="al",
-            on_epoch=lambda r: ctx.tracker.log("train", {"phase": "al", **r}),
+            on_epoch=train_logger(ctx, "al"),
         )
         self.pending_epochs -= epochs
+        if self.pending_epochs == 0:
+            self.fresh.clear()
         self.epochs += epochs
         self._evaluate()
         ctx.track_test("al")
@@ -311,13 +303,7 @@ class ActiveLearning:
         sets = ctx.member_train_sets()
         if self.al.replay.value == "random_subset":
             rng = np.random.default_rng(self.epochs)
-            size = self.al.train_subset_size
-            sets = [
-                [s[j] for j in rng.choice(len(s), size, replace=False)]
-                if len(s) > size
-                else s
-                for s in sets
-            ]
+            sets = random_subset_sets(sets, self.fresh, self.al.train_subset_size, rng)
         return sets
 
     def _evaluate(self) -> None:
@@ -356,6 +342,7 @@ class ActiveLearning:
             "checkpoints": self.checkpoints,
             "quiet_steps": self.quiet_steps.copy(),
             "pending_epochs": self.pending_epochs,
+            "fresh": sorted(self.fresh),
             "epochs": self.epochs,
             "mae": self.mae,
             "labels": self.labels,
@@ -368,4 +355,5 @@ class ActiveLearning:
         self.checkpoints = state["checkpoints"]
         self.quiet_steps = state["quiet_steps"]
         self.pending_epochs, self.epochs = state["pending_epochs"], state["epochs"]
+        self.fresh = set(state.get("fresh", ()))  # absent in states of older pax
         self.mae, self.labels = state["mae"], state["labels"]

@@ -10,9 +10,10 @@ import numpy as np
 class Threshold:
     """threshold = (1 + c_x) * mean of the last `window` uncertainties.
 
-    One history per key (system name, or one shared key). Before `warmup`
-    values exist the threshold is undefined (None) and nothing crosses. Optional
-    floor and ceiling (0 disables each) bound it; `freeze()` stops updates.
+    One history per key (system name, or one shared key). Until the history
+    holds more than `warmup` values the threshold is undefined (None) and nothing
+    crosses. Optional floor and ceiling (0 disables each) bound it; `freeze()`
+    stops updates.
     """
 
     def __init__(

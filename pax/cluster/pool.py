@@ -231,10 +231,7 @@ class ReferencePool:
         """Runs in Parsl's thread: ledger first (fsync), then the caller's queue."""
         try:
             result = future.result()
-        except (
-            BadStateException,
-            TooManyJobFailuresError,
-        ) as exc:  # no workers can start
+        except (BadStateException, TooManyJobFailuresError) as exc:  # no workers
             with self._lock:
                 self._fatal = PaxError(f"{_BAD_STATE} {exc}")
                 self._lock.notify_all()
@@ -305,6 +302,11 @@ class ReferencePool:
         """Calculations submitted and not yet finished."""
         with self._lock:
             return len(self._flights)
+
+    def in_flight_tickets(self) -> set[str]:
+        """Tickets of the calculations running now (resubmitted ones included)."""
+        with self._lock:
+            return set(self._flights)
 
     @property
     def workers(self) -> int:

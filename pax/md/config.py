@@ -25,10 +25,16 @@ class DrivingForce(str, Enum):
 
 @dataclass
 class MDConfig:
-    """One MD protocol, used by the IDG sampler and the AL explorers."""
+    """The MD protocol of the AL explorers; the IDG sampler (ASE) uses part of it.
+
+    The IDG sampler runs velocity Verlet for nve and Langevin (NVT, fixed cell)
+    otherwise, npt included, from temperature_K, timestep_fs, friction_per_fs,
+    fix_com and seed; the other keys apply to AL only.
+    """
 
     integrator: Integrator = Integrator.langevin
-    """langevin (NVT), nve (velocity Verlet) or npt (periodic cells)."""
+    """langevin (NVT), nve (velocity Verlet) or npt (periodic cells; AL only, the
+    IDG sampler runs Langevin instead)."""
     temperature_K: float = 500.0
     """Target and initial temperature (K)."""
     timestep_fs: float = 0.5

@@ -1,0 +1,62 @@
+"""The tracking records IDG and AL share: one builder each, used by both phases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pax.al.context import Context
+
+
+def log_sampling(ctx: Context, done, split: str | None) -> bool:
+    """Log the "sampling" record of one finished label, once per ticket per run.
+
+    A label seen again (replayed from the ledger on resume, or handed to a
+    second submit of the same geometry) is not logged twice, so label counts in
+    metrics.jsonl and W&B equal the ledger's.
+
+    Returns:
+        True when the record was logged.
+    """
+    if ctx.tracker.logged_label(done.ticket):
+        return False
+    tag = done.tag
+    ctx.tracker.log(
+        "sampling",
+        {
+            "phase": tag.get("phase"),
+            "ticket": done.ticket,
+            "traj": tag.get("traj"),
+            "member": tag.get("member"),
+            "system": tag.get("system"),
+            "md_step": tag.get("md_step"),
+            "uncertainty": tag.get("uncertainty"),
+            "threshold": tag.get("threshold"),
+            "trigger": tag.get("trigger"),
+            "label_wall_s": done.result.wall_s,
+            "status": done.result.status,
+            "reason": done.result.reason,
+            "split": split,
+            "n_train": ctx.n_train(),
+            "n_valid": ctx.store.size("valid"),
+            "in_flight": ctx.pool.in_flight,
+            "utilisation": ctx.pool.utilisation(),
+        },
+    )
+    return True
+
+
+def train_logger(ctx: Context, phase: str) -> Callable[[dict], None]:
+    """The on_epoch callback that logs a "train" record with the data set sizes."""
+
+    def log_train(record: dict) -> None:
+        ctx.tracker.log(
+            "train",
+            {
+                "phase": phase,
+                **record,
+                "n_train": ctx.n_train(),
+                "n_valid": ctx.store.size("valid"),
+            },
+        )
+
+    return log_train
