@@ -77,3 +77,16 @@ def test_swept_keys_from_directory_names_without_config(tmp_path, files_only_cfg
 def test_no_runs_is_a_one_line_error(tmp_path):
     with pytest.raises(PaxError, match="no metrics.jsonl"):
         compare.main([str(tmp_path)])
+
+
+def test_learning_curve_takes_sizes_from_earlier_records():
+    """Converge records and runs of older pax have no n_train on train records."""
+    rows = [
+        {"kind": "sampling", "n_train": 3},
+        {"kind": "train", "member": 0, "valid_f_mae": 9.0},
+        {"kind": "train", "member": "mean", "valid_f_mae": 0.5},
+        {"kind": "train", "member": "mean", "valid_f_mae": 0.4, "n_train": 4},
+        {"kind": "sampling", "n_train": None},
+        {"kind": "train", "phase": "converge", "member": "mean", "valid_f_mae": 0.3},
+    ]
+    assert compare.learning_curve(rows) == [(3, 0.5), (4, 0.4), (4, 0.3)]

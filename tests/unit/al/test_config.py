@@ -1,0 +1,23 @@
+"""The al schema's settings that aims-PAX hard-codes: defaults and range checks."""
+
+import pytest
+
+from pax.al.config import ALConfig, IDGConfig
+from pax.errors import ConfigError
+
+
+def test_defaults_keep_the_old_constants():
+    assert ALConfig().stops_before_label == 2
+    assert IDGConfig().max_failed_in_a_row == 20
+
+
+@pytest.mark.parametrize(
+    ("make", "key"),
+    [
+        (lambda: ALConfig(stops_before_label=0), "al.stops_before_label"),
+        (lambda: IDGConfig(max_failed_in_a_row=0), "al.idg.max_failed_in_a_row"),
+    ],
+)
+def test_out_of_range_names_the_key(make, key):
+    with pytest.raises(ConfigError, match=key):
+        make()
