@@ -58,11 +58,11 @@ def ensure_frames(
 
         if len(read(str(out), index=":")) >= frames:
             return out
-    from ase.io import write
-    from make_test_set import make_test_set
+    from ase.io import read, write
+    from make_test_set import reference_md
 
     print(f"making {frames} reference frames at {temperature_K} K -> {out}", flush=True)
-    made = make_test_set(ROOT / system, temperature_K, frames, every, seed=seed)
+    made, _ = reference_md(read(ROOT / system), temperature_K, seed, frames, every, 1000)
     out.parent.mkdir(parents=True, exist_ok=True)
     write(str(out), made, format="extxyz")
     return out
@@ -95,7 +95,7 @@ def run_pax(
         f"hydra.run.dir={run_dir}",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
-    print(f"$ pax {' '.join(overrides)}  [{run_dir.relative_to(ROOT)}]", flush=True)
+    print(f"$ pax {' '.join(overrides)}  [{shown(run_dir)}]", flush=True)
     t0 = time.time()
     with open(run_dir / "pax.log", "w") as logf:
         proc = subprocess.Popen(
@@ -124,6 +124,11 @@ def run_pax(
         tail = (run_dir / "pax.log").read_text()[-3000:]
         raise RuntimeError(f"pax failed (rc {proc.returncode}) in {run_dir}:\n{tail}")
     return wall
+
+
+def shown(path: Path) -> str:
+    """A path relative to the repository when inside it, else as given."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _end_session(proc: subprocess.Popen) -> None:

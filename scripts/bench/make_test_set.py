@@ -1,62 +1,137 @@
-"""Independent test sets: reference-driven Langevin MD frames, never seen by a run.
+"""Independent test sets: equilibrated reference Langevin MD, never seen by an arm.
 
-python scripts/bench/make_test_set.py --system data/systems/aspirin.xyz \
-    --temperature-K 500 --frames 100 --every 50 --out outputs/testsets/aspirin_500K.extxyz
+python scripts/bench/make_test_set.py --system data/systems/ethanol.xyz \
+    --temperature-K 500 --out outputs/testsets/ethanol_500K_xtb.extxyz
 
-Frames come from GFN2-xTB (the default reference) Langevin MD after an
-equilibration period, spaced by --every steps (25 fs at 0.5 fs) to decorrelate;
-each carries REF_energy (eV) and REF_forces (eV/Å) from the same GFN2 call.
+Each set comes from --trajectories independent trajectories (seeds from the
+"test" block of seeds.py), each equilibrated for --equilibrate-fs and then
+sampled every --every-fs; every frame carries REF_energy (eV), REF_forces
+(eV/Å) and its seed, trajectory and time (fs).
 """
+
+from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 import numpy as np
-from ase import units
+import reference
+import seeds
+from ase import Atoms, units
+from ase.constraints import FixCom
 from ase.io import read, write
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-from tblite.ase import TBLite
+
+TIMESTEP_FS = 0.5
+FRICTION_PER_FS = 0.01
 
 
-def make_test_set(system: Path, temperature_K: float, frames: int, every: int,
-                  equilibrate: int = 1000, timestep_fs: float = 0.5, seed: int = 1234,
-                  method: str = "GFN2-xTB"):
-    """Frames of reference Langevin MD with their reference energy and forces."""
-    atoms = read(system)
-    atoms.calc = TBLite(method=method, verbosity=0)
+def reference_md(
+    start: Atoms,
+    temperature_K: float,
+    seed: int,
+    n_frames: int,
+    every_steps: int,
+    equilibrate_steps: int,
+    preset: str = "xtb",
+    timestep_fs: float = TIMESTEP_FS,
+) -> tuple[list[Atoms], int]:
+    """Frames of one reference Langevin trajectory and the reference MD steps it took."""
+    atoms = start.copy()
+    atoms.calc = reference.calculator(preset)
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
     Stationary(atoms)
-    dyn = Langevin(atoms, timestep=timestep_fs * units.fs, temperature_K=temperature_K,
-                   friction=0.01 / units.fs, rng=rng)
-    dyn.run(equilibrate)
-    out = []
-    for _ in range(frames):
-        dyn.run(every)
+    atoms.set_constraint(FixCom())  # fixcm of Langevin is deprecated and biases NVT
+    dyn = Langevin(
+        atoms,
+        timestep=timestep_fs * units.fs,
+        temperature_K=temperature_K,
+        friction=FRICTION_PER_FS / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
+    if equilibrate_steps:
+        dyn.run(equilibrate_steps)
+    frames = []
+    for _ in range(n_frames):
+        dyn.run(every_steps)
         frame = atoms.copy()
         frame.calc = None
-        frame.info["REF_energy"] = float(atoms.get_potential_energy())
+        frame.set_constraint()
+        frame.info.update(
+            REF_energy=float(atoms.get_potential_energy()),
+            seed=int(seed),
+            md_step=int(dyn.nsteps),
+            time_fs=float(dyn.nsteps * timestep_fs),
+            temperature_K=float(temperature_K),
+        )
         frame.arrays["REF_forces"] = atoms.get_forces().copy()
-        out.append(frame)
+        frames.append(frame)
+    return frames, equilibrate_steps + n_frames * every_steps
+
+
+def make_test_set(
+    system: Path,
+    temperature_K: float,
+    trajectories: int = 5,
+    frames_per_trajectory: int = 40,
+    every_fs: float = 50.0,
+    equilibrate_fs: float = 500.0,
+    preset: str = "xtb",
+) -> list[Atoms]:
+    """Frames of independent equilibrated reference trajectories (seeds: "test" block)."""
+    start = read(system)
+    replicate = int(round(temperature_K / 100.0))
+    out = []
+    for k in range(trajectories):
+        frames, _ = reference_md(
+            start,
+            temperature_K,
+            seeds.seed("test", replicate, k),
+            frames_per_trajectory,
+            int(round(every_fs / TIMESTEP_FS)),
+            int(round(equilibrate_fs / TIMESTEP_FS)),
+            preset,
+        )
+        for frame in frames:
+            frame.info["traj"] = k
+        out.extend(frames)
     return out
 
 
+def ensure_test_set(path: Path, system: Path, temperature_K: float, **kw) -> Path:
+    """Make the test set at path unless a file with as many frames is there."""
+    want = kw.get("trajectories", 5) * kw.get("frames_per_trajectory", 40)
+    if path.exists() and len(read(str(path), index=":")) == want:
+        return path
+    print(f"making {want} reference frames at {temperature_K:.0f} K -> {path}", flush=True)
+    frames = make_test_set(system, temperature_K, **kw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.extxyz")
+    write(str(tmp), frames, format="extxyz")
+    tmp.rename(path)
+    return path
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--system", type=Path, default=Path("data/systems/aspirin.xyz"))
-    parser.add_argument("--temperature-K", type=float, default=500.0)
-    parser.add_argument("--frames", type=int, default=100)
-    parser.add_argument("--every", type=int, default=50)
-    parser.add_argument("--equilibrate", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    frames = make_test_set(args.system, args.temperature_K, args.frames, args.every,
-                           args.equilibrate, seed=args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write(args.out, frames, format="extxyz")
-    print(f"wrote {len(frames)} frames at {args.temperature_K} K to {args.out}")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--system", type=Path, default=Path("data/systems/aspirin.xyz"))
+    p.add_argument("--temperature-K", type=float, default=500.0)
+    p.add_argument("--trajectories", type=int, default=5)
+    p.add_argument("--frames-per-trajectory", type=int, default=40)
+    p.add_argument("--every-fs", type=float, default=50.0)
+    p.add_argument("--equilibrate-fs", type=float, default=500.0)
+    p.add_argument("--reference", default="xtb")
+    p.add_argument("--out", type=Path, required=True)
+    a = p.parse_args()
+    ensure_test_set(
+        a.out, a.system, a.temperature_K, trajectories=a.trajectories,
+        frames_per_trajectory=a.frames_per_trajectory, every_fs=a.every_fs,
+        equilibrate_fs=a.equilibrate_fs, preset=a.reference,
+    )
+    print(f"test set at {a.temperature_K:.0f} K: {a.out}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+"""The benchmark's reference method as an ASE calculator (for reference MD and labels).
+
+`--reference PRESET` names a conf/dft preset; reference MD needs a calculator
+that is fast per step, so presets with an ASE calculator are supported here:
+xtb (tblite, the preset's method and electronic temperature) and emt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from ase import Atoms
+
+ROOT = Path(__file__).resolve().parents[2]
+SUPPORTED = ("xtb", "emt")
+
+
+def calculator(preset: str = "xtb"):
+    """A fresh ASE calculator for this dft preset."""
+    if preset not in SUPPORTED:
+        raise SystemExit(
+            f"--reference {preset}: reference MD needs an ASE calculator; "
+            f"supported presets: {', '.join(SUPPORTED)}"
+        )
+    cfg = yaml.safe_load((ROOT / "conf" / "dft" / f"{preset}.yaml").read_text())
+    if preset == "emt":
+        from ase.calculators.emt import EMT
+
+        return EMT()
+    from tblite.ase import TBLite
+
+    method = str(cfg.get("method", "GFN2"))
+    method = method if method.endswith("-xTB") else f"{method}-xTB"
+    return TBLite(
+        method=method,
+        electronic_temperature=float(cfg.get("electronic_temperature_K", 300.0)),
+        verbosity=0,
+    )
+
+
+def label(frames: list[Atoms], preset: str = "xtb") -> list[Atoms]:
+    """Copies of frames with REF_energy (eV) and REF_forces (eV/Å) of the reference."""
+    calc, out = calculator(preset), []
+    for frame in frames:
+        atoms = frame.copy()
+        atoms.calc = calc
+        energy, forces = float(atoms.get_potential_energy()), atoms.get_forces().copy()
+        atoms.calc = None
+        atoms.info["REF_energy"] = energy
+        atoms.arrays["REF_forces"] = forces
+        out.append(atoms)
+    return out
