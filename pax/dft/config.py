@@ -65,6 +65,16 @@ class XTBConfig(DFTConfig):
             raise ConfigError("dft.max_iterations", self.max_iterations, "must be >= 1")
 
 
+class ScfStrategy(str, Enum):
+    """One attempt of PySCF's SCF ladder (tried in order until one converges)."""
+
+    diis = "diis"
+    level_shift = "level_shift"
+    damping = "damping"
+    newton = "newton"
+    atom_guess = "atom_guess"
+
+
 class Dispersion(str, Enum):
     """Dispersion corrections added to PySCF energies and forces."""
 
@@ -89,7 +99,21 @@ class PySCFConfig(DFTConfig):
     conv_tol: float = 1e-9
     """SCF energy convergence (Hartree)."""
     max_cycle: int = 100
-    """Maximum SCF cycles; not converging gives a failed label."""
+    """Maximum SCF cycles of each attempt of dft.scf_ladder."""
+    scf_ladder: list[ScfStrategy] = field(
+        default_factory=lambda: [
+            ScfStrategy.diis,
+            ScfStrategy.level_shift,
+            ScfStrategy.newton,
+            ScfStrategy.atom_guess,
+        ]
+    )
+    """SCF attempts in order: diis, level_shift, damping, newton (second order),
+    atom_guess (superposition of atomic densities); all failing gives a failed label."""
+    level_shift_Ha: float = 0.25
+    """Virtual-orbital level shift (Hartree) of the level_shift attempt."""
+    damping: float = 0.5
+    """Density-mixing factor (0-1) of the damping attempt."""
     grid_level: int = 3
     """DFT integration grid level (0-9)."""
     grid_response: bool = True
@@ -103,6 +127,17 @@ class PySCFConfig(DFTConfig):
         super().__post_init__()
         if self.max_cycle < 1:
             raise ConfigError("dft.max_cycle", self.max_cycle, "must be >= 1")
+        if not self.scf_ladder:
+            raise ConfigError("dft.scf_ladder", self.scf_ladder, "needs >= 1 attempt")
+        try:
+            self.scf_ladder = [ScfStrategy(s) for s in self.scf_ladder]
+        except ValueError as err:
+            known = ", ".join(s.value for s in ScfStrategy)
+            raise ConfigError("dft.scf_ladder", self.scf_ladder, f"known: {known}") from err
+        if self.level_shift_Ha <= 0:
+            raise ConfigError("dft.level_shift_Ha", self.level_shift_Ha, "must be > 0")
+        if not 0 < self.damping < 1:
+            raise ConfigError("dft.damping", self.damping, "must be in (0, 1)")
         if not 0 <= self.grid_level <= 9:
             raise ConfigError("dft.grid_level", self.grid_level, "must be in 0..9")
         if self.threads < 0:

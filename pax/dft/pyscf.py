@@ -7,7 +7,7 @@ import time
 
 from ase import Atoms
 
-from pax.dft.config import Dispersion, PySCFConfig
+from pax.dft.config import Dispersion, PySCFConfig, ScfStrategy
 from pax.dft.isolation import run_isolated
 from pax.dft.labelled import Labelled, finish
 
@@ -32,28 +32,67 @@ def label(atoms: Atoms, cfg: PySCFConfig, workdir: str) -> Labelled:
 def compute(atoms: Atoms, cfg: PySCFConfig) -> Labelled:
     """PySCF in this process: RKS for singlets, UKS otherwise.
 
-    Returns a failed label when the SCF does not converge; other errors raise
-    (run it through `label`).
+    The SCF tries the attempts of dft.scf_ladder in order until one converges;
+    every attempt is recorded in the label's info (`scf_attempts`). Returns a
+    failed label when none converges; other errors raise (run it through `label`).
     """
     from ase.units import Bohr, Hartree
-    from pyscf import dft, gto, lib
+    from pyscf import lib
 
     # 0 follows OMP_NUM_THREADS; set every call, the child process is reused
     lib.num_threads(
         cfg.threads or int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count())
     )
-    spin = (cfg.multiplicity or 1) - 1  # 2S, unpaired electrons
-    mol = gto.M(
+    mol = _molecule(atoms, cfg)
+    attempts = []
+    for strategy in cfg.scf_ladder:
+        mf = _mean_field(mol, cfg, strategy)
+        energy_Ha = mf.kernel()
+        attempts.append(
+            {
+                "strategy": strategy.value,
+                "converged": bool(mf.converged),
+                "cycles": getattr(mf, "cycles", None),
+                "energy_eV": float(energy_Ha) * Hartree,
+            }
+        )
+        if mf.converged:
+            break
+    info = {"scf_attempts": attempts, "scf_cycles": attempts[-1]["cycles"]}
+    if not mf.converged:
+        ladder = ", ".join(s.value for s in cfg.scf_ladder)
+        return Labelled.failed(
+            f"SCF not converged in dft.max_cycle={cfg.max_cycle} cycles with any "
+            f"attempt of dft.scf_ladder=[{ladder}]",
+            **info,
+        )
+    grad = (mf.undo_newton() if strategy == ScfStrategy.newton else mf).nuc_grad_method()
+    grad.grid_response = cfg.grid_response
+    gradient = grad.kernel()  # (n_atoms, 3) Hartree/Bohr
+    info.update(scf_strategy=strategy.value, threads=lib.num_threads())
+    return Labelled("ok", float(energy_Ha) * Hartree, -gradient * (Hartree / Bohr), info=info)
+
+
+def _molecule(atoms: Atoms, cfg: PySCFConfig):
+    from pyscf import gto
+
+    return gto.M(
         atom=[
             (s, tuple(p)) for s, p in zip(atoms.get_chemical_symbols(), atoms.positions)
         ],
         unit="Angstrom",
         basis=cfg.basis,
         charge=cfg.charge or 0,
-        spin=spin,
+        spin=(cfg.multiplicity or 1) - 1,  # 2S, unpaired electrons
         verbose=0,
     )
-    mf = dft.RKS(mol) if spin == 0 else dft.UKS(mol)
+
+
+def _mean_field(mol, cfg: PySCFConfig, strategy: ScfStrategy):
+    """A fresh Kohn-Sham object set up for one attempt of the SCF ladder."""
+    from pyscf import dft
+
+    mf = dft.RKS(mol) if mol.spin == 0 else dft.UKS(mol)
     mf.xc = cfg.xc
     if cfg.density_fit:
         mf = mf.density_fit()
@@ -63,19 +102,12 @@ def compute(atoms: Atoms, cfg: PySCFConfig) -> Labelled:
     mf.chkfile = None
     if cfg.dispersion != Dispersion.none:
         mf.disp = cfg.dispersion.value
-    energy_Ha = mf.kernel()
-    cycles = getattr(mf, "cycles", None)
-    if not mf.converged:
-        return Labelled.failed(
-            f"SCF not converged in dft.max_cycle={cfg.max_cycle} cycles",
-            scf_cycles=cycles,
-        )
-    grad = mf.nuc_grad_method()
-    grad.grid_response = cfg.grid_response
-    gradient = grad.kernel()  # (n_atoms, 3) Hartree/Bohr
-    return Labelled(
-        "ok",
-        float(energy_Ha) * Hartree,
-        -gradient * (Hartree / Bohr),
-        info={"scf_cycles": cycles, "threads": lib.num_threads()},
-    )
+    if strategy == ScfStrategy.level_shift:
+        mf.level_shift = cfg.level_shift_Ha
+    elif strategy == ScfStrategy.damping:
+        mf.damp = cfg.damping
+    elif strategy == ScfStrategy.atom_guess:
+        mf.init_guess = "atom"
+    elif strategy == ScfStrategy.newton:
+        mf = mf.newton()
+    return mf

@@ -53,10 +53,41 @@ def test_open_shell_radical_uses_uks():
     assert not inconsistent.ok and "spin" in inconsistent.reason
 
 
+def test_scf_ladder_converges_the_hydroxyl_radical_and_records_attempts():
+    result = label(molecule("OH"), PySCFConfig(**{**TINY, "multiplicity": 2}), ".")
+    attempts = result.info["scf_attempts"]
+    assert result.ok and attempts[-1]["converged"]
+    assert result.info["scf_strategy"] == attempts[-1]["strategy"]
+    assert [a["strategy"] for a in attempts] == ["diis", "level_shift", "newton", "atom_guess"][: len(attempts)]
+
+
+@pytest.fixture
+def stretched_water():
+    """Water with one O-H bond at 2.5 Å: plain DIIS does not converge in 50 cycles."""
+    atoms = molecule("H2O")
+    bond = atoms.positions[1] - atoms.positions[0]
+    atoms.positions[1] = atoms.positions[0] + 2.5 * bond / np.linalg.norm(bond)
+    return atoms
+
+
+def test_scf_ladder_converges_a_stretched_bond_that_plain_scf_fails(stretched_water):
+    stretched = {**TINY, "conv_tol": 1e-9, "max_cycle": 50}
+    plain = label(stretched_water, PySCFConfig(**stretched, scf_ladder=["diis"]), ".")
+    assert not plain.ok and "scf_ladder=[diis]" in plain.reason
+    assert [a["converged"] for a in plain.info["scf_attempts"]] == [False]
+    cfg = PySCFConfig(**stretched, scf_ladder=["diis", "newton"])
+    result = label(stretched_water, cfg, ".")
+    assert result.ok and result.info["scf_strategy"] == "newton"
+    assert [a["converged"] for a in result.info["scf_attempts"]] == [False, True]
+    assert result.energy < plain.info["scf_attempts"][0]["energy_eV"]
+    assert np.abs(result.forces).max() > 0.1
+
+
 def test_impossible_scf_is_failed(water):
     result = label(water, PySCFConfig(**{**TINY, "max_cycle": 1}), ".")
     assert result.status == "failed"
     assert "SCF not converged" in result.reason and "dft.max_cycle=1" in result.reason
+    assert len(result.info["scf_attempts"]) == 4
 
 
 def test_timeout_kills_a_running_scf():

@@ -97,3 +97,14 @@ def test_resolve_model_names_the_callers_key(empty_mace_cache):
         resolve_model("mace-off-small", key="al.idg.foundation_model")
     assert err.value.key == "al.idg.foundation_model"
     assert "al.idg.foundation_model=/path/to/file.model" in str(err.value)
+
+
+def test_pyscf_scf_ladder_names_bad_attempts():
+    assert build(["dft=pyscf", "dft.scf_ladder=[newton,damping]"]).dft.scf_ladder == [
+        "newton",
+        "damping",
+    ]
+    with pytest.raises(ConfigError, match="dft.scf_ladder"):
+        PySCFConfig(scf_ladder=["diis", "magic"])
+    with pytest.raises(ConfigError, match="dft.scf_ladder"):
+        PySCFConfig(scf_ladder=[])
