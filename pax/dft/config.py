@@ -133,7 +133,9 @@ class PySCFConfig(DFTConfig):
             self.scf_ladder = [ScfStrategy(s) for s in self.scf_ladder]
         except ValueError as err:
             known = ", ".join(s.value for s in ScfStrategy)
-            raise ConfigError("dft.scf_ladder", self.scf_ladder, f"known: {known}") from err
+            raise ConfigError(
+                "dft.scf_ladder", self.scf_ladder, f"known: {known}"
+            ) from err
         if self.level_shift_Ha <= 0:
             raise ConfigError("dft.level_shift_Ha", self.level_shift_Ha, "must be > 0")
         if not 0 < self.damping < 1:

@@ -66,11 +66,14 @@ def compute(atoms: Atoms, cfg: PySCFConfig) -> Labelled:
             f"attempt of dft.scf_ladder=[{ladder}]",
             **info,
         )
-    grad = (mf.undo_newton() if strategy == ScfStrategy.newton else mf).nuc_grad_method()
+    if strategy == ScfStrategy.newton:
+        mf = mf.undo_newton()
+    grad = mf.nuc_grad_method()
     grad.grid_response = cfg.grid_response
     gradient = grad.kernel()  # (n_atoms, 3) Hartree/Bohr
     info.update(scf_strategy=strategy.value, threads=lib.num_threads())
-    return Labelled("ok", float(energy_Ha) * Hartree, -gradient * (Hartree / Bohr), info=info)
+    forces = -gradient * (Hartree / Bohr)
+    return Labelled("ok", float(energy_Ha) * Hartree, forces, info=info)
 
 
 def _molecule(atoms: Atoms, cfg: PySCFConfig):
