@@ -141,6 +141,11 @@ def _main_al(cfg: DictConfig) -> float | None:
 
 def main() -> None:
     """`pax`: the whole run, initial dataset generation then active learning."""
+    if sys.argv[1:] == ["--version"]:
+        from pax.provenance import version_line
+
+        print(version_line())
+        return
     _install_reporter()
     _main_all()
 

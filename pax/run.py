@@ -12,6 +12,7 @@ import yaml
 from pax.config import PaxConfig
 from pax.errors import PaxError
 from pax.plan import build_plan, main_process_threads
+from pax.provenance import environment, yaml_header
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def run(
             f"{run_dir} holds no initial dataset: run pax-idg (or pax) there first, "
             "or give run.initial_dataset=FILE (and run.initial_ensemble=CHECKPOINT)"
         )
-    (run_dir / "config.yaml").write_text(resolved_config)
+    (run_dir / "config.yaml").write_text(yaml_header() + resolved_config)
     return _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group)
 
 
@@ -135,6 +136,7 @@ def _finish(ctx, summary: dict, t0: float, done: bool) -> float:
             "n_train": ctx.n_train(),
             "n_valid": ctx.store.size("valid"),
             "wall_s_this_session": time.time() - t0,
+            "environment": environment(),
         }
     )
     metrics = ctx.ensemble.evaluate(ctx.store.get("valid"))

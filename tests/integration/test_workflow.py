@@ -67,6 +67,14 @@ def test_results_complete(finished_run):
     ):
         assert key in summary
     assert summary["final_mae"] > 0
+    from importlib.metadata import version
+
+    env = summary["environment"]
+    for name in ("torch", "mace-torch", "e3nn", "ase", "parsl", "tblite"):
+        assert env["packages"][name] == version(name)
+    assert env["pax_commit"] and env["python"]
+    header = (run_dir / "config.yaml").read_text().splitlines()[0]
+    assert header.startswith("# pax ") and env["pax_commit"] in header
     models = sorted((results / "models").glob("*.model"))
     assert len(models) == 2
     train = read(results / "train.extxyz", index=":")
