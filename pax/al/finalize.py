@@ -34,11 +34,15 @@ def converge(ctx: Context) -> None:
 
 
 def write_results(ctx: Context, summary: dict) -> Path:
-    """Write results/ (models, train/valid extxyz, summary.json, plots); return it."""
+    """Write results/ (models, train/valid extxyz, summary.json, plots); return it.
+
+    The members' energy offsets are re-fit on their training sets first.
+    """
     results = ctx.run_dir / "results"
     tmp = ctx.run_dir / "results.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
+    ctx.ensemble.refit_offsets(ctx.member_train_sets())
     model_paths = ctx.ensemble.export(tmp / "models")
     train = [
         a
@@ -53,6 +57,12 @@ def write_results(ctx: Context, summary: dict) -> Path:
     summary["final_validation"] = metrics
     if ctx.test_frames:
         summary["test"] = ctx.ensemble.evaluate(ctx.test_frames)
+    summary["energy"] = energy_figures(summary)
+    warning = energy_warning(metrics, ctx.cfg.mlff)
+    if warning:
+        log.warning(warning)
+        print(f"pax: warning: {warning}", flush=True)
+    summary["energy_warning"] = warning
     (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     shutil.rmtree(results, ignore_errors=True)
     tmp.rename(results)
@@ -62,6 +72,45 @@ def write_results(ctx: Context, summary: dict) -> Path:
     if ctx.test_frames:
         _parity(ctx, ctx.test_frames, results / "parity_test.png", "test")
     return results
+
+
+def energy_figures(summary: dict) -> dict:
+    """Energy errors in meV/atom and meV per structure, and the members' spread."""
+    out = {}
+    for name in ("final_validation", "test"):
+        if name not in summary:
+            continue
+        mean = summary[name]["mean"]
+        prefix = "valid" if name == "final_validation" else "test"
+        out[f"{prefix}_e_mae_meV_per_atom"] = 1e3 * mean["e_mae_per_atom"]
+        out[f"{prefix}_e_rmse_meV_per_atom"] = 1e3 * mean["e_rmse_per_atom"]
+        out[f"{prefix}_e_mae_meV"] = 1e3 * mean["e_mae"]
+        out[f"{prefix}_e_rmse_meV"] = 1e3 * mean["e_rmse"]
+        out[f"{prefix}_e_spread_meV_per_atom"] = 1e3 * mean["e_spread_per_atom"]
+        out[f"{prefix}_member_e_mae_meV_per_atom"] = [
+            1e3 * m["e_mae_per_atom"] for m in summary[name]["members"]
+        ]
+    return out
+
+
+def energy_warning(metrics: dict, mlff) -> str | None:
+    """A sentence when the members disagree on energies (mlff.warn_energy_*)."""
+    maes = [m["e_mae_per_atom"] for m in metrics["members"]]
+    spread = metrics["mean"]["e_spread_per_atom"]
+    listed = ", ".join(f"{1e3 * e:.1f}" for e in maes)
+    if max(maes) > mlff.warn_energy_mae_ratio * min(maes):
+        return (
+            f"members' validation energy MAEs differ by more than "
+            f"mlff.warn_energy_mae_ratio={mlff.warn_energy_mae_ratio:g}x "
+            f"({listed} meV/atom); energies are less trustworthy than forces"
+        )
+    if spread > mlff.warn_energy_spread:
+        return (
+            f"members' energies disagree by {1e3 * spread:.1f} meV/atom (SD, mean "
+            f"over validation) > mlff.warn_energy_spread="
+            f"{1e3 * mlff.warn_energy_spread:g} meV/atom (member MAEs {listed})"
+        )
+    return None
 
 
 def _parity(ctx: Context, frames, path: Path, title: str) -> None:

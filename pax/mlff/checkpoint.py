@@ -71,13 +71,17 @@ def config_from_dict(data: dict) -> MLFFConfig:
 
 
 def save(ens, path: Path) -> Path:
-    """Models, optimisers, schedulers, EMA, shuffling RNG and epoch of an ensemble."""
+    """Models (re-fit E0s included), optimisers, schedulers, EMA, RNG and epoch.
+
+    Also the fingerprints of the sets each member's energy offsets were fit on.
+    """
     state = {
         "format": FORMAT,
         "cfg": config_to_dict(ens.cfg),
         "stats": ens.stats.to_dict(),
         "epoch": ens.epoch,
         "last_valid": ens.last_valid,
+        "offsets_fit_on": ens.offsets_fit_on,
         "members": [
             {
                 "seed": m.seed,
@@ -119,6 +123,7 @@ def load(cls, path: Path, device: str | None):
         member.seed = saved["seed"]
     ens.epoch = int(state["epoch"])
     ens.last_valid = list(state.get("last_valid", []))
+    ens.offsets_fit_on = list(state.get("offsets_fit_on", ens.offsets_fit_on))
     return ens
 
 

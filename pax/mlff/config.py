@@ -122,6 +122,18 @@ class MLFFConfig:
     """Loss weight of forces."""
     stress_weight: float = 1.0
     """Loss weight of stresses or virials (periodic systems)."""
+    stage_two_energy_weight: float = 1000.0
+    """Loss weight of energies in the convergence phase (mace-torch's stage two,
+    its swa_energy_weight default)."""
+    stage_two_forces_weight: float = 100.0
+    """Loss weight of forces in the convergence phase (mace-torch's
+    swa_forces_weight default)."""
+    warn_energy_spread: float = 0.005
+    """Warn at the end of a run when the members' energy SD per atom, averaged
+    over the validation set, exceeds this (eV/atom)."""
+    warn_energy_mae_ratio: float = 2.0
+    """Warn at the end of a run when the worst member's validation energy MAE
+    exceeds the best one's by more than this factor."""
     periodic_loss: PeriodicLoss = PeriodicLoss.stress
     """Cell term for periodic structures: stress (eV/Å^3) or virials (eV)."""
     valid_skip: int = 1
@@ -154,6 +166,9 @@ class MLFFConfig:
             "energy_weight",
             "forces_weight",
             "stress_weight",
+            "stage_two_energy_weight",
+            "stage_two_forces_weight",
+            "warn_energy_spread",
             "scheduler_patience",
         ):
             if getattr(self, key) < 0:
@@ -166,6 +181,10 @@ class MLFFConfig:
             )
         if self.clip_grad is not None and self.clip_grad <= 0:
             raise ConfigError("mlff.clip_grad", self.clip_grad, "must be > 0 or null")
+        if self.warn_energy_mae_ratio < 1:
+            raise ConfigError(
+                "mlff.warn_energy_mae_ratio", self.warn_energy_mae_ratio, "must be >= 1"
+            )
         if not 0 < self.ema_decay < 1:
             raise ConfigError("mlff.ema_decay", self.ema_decay, "must be in (0, 1)")
 

@@ -6,11 +6,12 @@ import copy
 import logging
 from collections.abc import Sequence
 
+import torch
 from ase import Atoms
 
 from pax.errors import PaxError
 from pax.mlff.graphs import torch_dtype
-from pax.mlff.train import evaluate_member
+from pax.mlff.train import Losses, evaluate_member
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,11 @@ def converge(
 ) -> dict:
     """Train until no member improves its validation loss for `patience` epochs.
 
-    An epoch improves a member when its validation loss drops below
-    best * (1 - margin). At the end each member gets back its best weights.
+    mace-torch's stage two: the loss weighs energies by
+    cfg.stage_two_energy_weight and forces by cfg.stage_two_forces_weight (the
+    ensemble's own weights are back afterwards). An epoch improves a member when
+    its validation loss drops below best * (1 - margin). At the end each member
+    gets back its best weights and its energy offsets re-fit on its training set.
 
     Args:
         ens: the Ensemble (trained in place).
@@ -58,7 +62,8 @@ def converge(
 
     Returns:
         members (trained indices), epochs (trained here), best_epoch and
-        best_valid_loss per member, records (as Ensemble.train returns them).
+        best_valid_loss per member (stage-two loss of the returned weights),
+        records (as Ensemble.train returns them).
     """
     if not valid:
         raise PaxError("converge needs a validation set")
@@ -66,14 +71,41 @@ def converge(
         raise PaxError(f"converge members={members!r}: use 'best' or 'all'")
     if patience < 1 or max_epochs < 1 or margin < 0:
         raise PaxError("converge needs patience >= 1, max_epochs >= 1 and margin >= 0")
+    stage_one, stage_two = ens.losses, Losses(ens.cfg, ens.device, ens.dtype, True)
+    ens.refit_offsets(train)
     with torch_dtype(ens.dtype):
         batches = ens._batches(valid)
-        start = [evaluate_member(m, batches, ens.losses)[0] for m in ens.members]
+        start = [evaluate_member(m, batches, stage_one)[0] for m in ens.members]
     chosen = (
         list(range(len(ens.members)))
         if members == "all"
         else [min(range(len(start)), key=start.__getitem__)]
     )
+    ens.losses = stage_two
+    _restart_plateau(ens, chosen)
+    try:
+        result = _stage_two(
+            ens, train, valid, batches, chosen, patience, margin, max_epochs
+        )
+    finally:
+        ens.losses = stage_one
+        _restart_plateau(ens, chosen)
+    return result
+
+
+def _restart_plateau(ens, chosen) -> None:
+    """Forget the plateau schedule's best loss (the loss changes its weights)."""
+    for k in chosen:
+        sched = ens.members[k].scheduler
+        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            sched.best, sched.num_bad_epochs = sched.mode_worse, 0
+
+
+def _stage_two(ens, train, valid, batches, chosen, patience, margin, max_epochs):
+    with torch_dtype(ens.dtype):
+        start = {
+            k: evaluate_member(ens.members[k], batches, ens.losses)[0] for k in chosen
+        }
     best = {k: start[k] for k in chosen}
     best_epoch = {k: ens.epoch for k in chosen}
     snaps = {k: _snapshot(ens.members[k]) for k in chosen}
@@ -99,6 +131,10 @@ def converge(
                 stale[k] += step
     for k in chosen:
         _restore(ens.members[k], snaps[k])
+    ens.refit_offsets(train, chosen)
+    with torch_dtype(ens.dtype):
+        for k in chosen:
+            best[k] = evaluate_member(ens.members[k], batches, ens.losses)[0]
     log.info(
         "converged members %s after %d epochs; best epochs %s",
         chosen,

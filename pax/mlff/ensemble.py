@@ -17,7 +17,8 @@ from pax.mlff.build import DTYPES, ModelStats, build_model, dataset_stats
 from pax.mlff.config import Device, MLFFConfig
 from pax.mlff.fast_product import use_element_contractions
 from pax.mlff.graphs import GraphCache, geometry_key, torch_dtype
-from pax.mlff.metrics import error_metrics
+from pax.mlff.metrics import energy_spread_per_atom, error_metrics
+from pax.mlff.offsets import refit_offsets, set_fingerprint
 from pax.mlff.predict import committee_predict
 from pax.mlff.train import (
     Losses,
@@ -68,6 +69,9 @@ class Ensemble:
         self.atomic_numbers = list(stats.atomic_numbers)
         self.epoch = 0
         self.last_valid: list[dict] = []
+        self.offsets_fit_on: list[str | None] = [None] * len(members)
+        """Fingerprint of each member's training set at its last (training-weights)
+        offset re-fit."""
         self.cache = GraphCache(
             AtomicNumberTable(self.atomic_numbers), self.r_max, self.dtype
         )
@@ -139,16 +143,21 @@ class Ensemble:
         """Continue training for `epochs` on the current data, keeping optimiser state.
 
         Validates every cfg.valid_skip epochs (counted over the ensemble's life).
+        Per-element energy offsets (forces unchanged): a member whose training
+        set changed since its last re-fit (the data grew) is re-fit first; the
+        evaluation weights are re-fit after the last epoch, before its validation.
 
         Returns:
             One record per member and validated epoch, plus member="mean" for the
             ensemble-mean prediction: epoch, member, phase, train_loss,
-            valid_e_mae_per_atom (eV/atom), valid_f_mae, valid_f_rmse (eV/Å), lr.
+            valid_e_mae_per_atom, valid_e_rmse_per_atom (eV/atom), valid_f_mae,
+            valid_f_rmse (eV/Å), lr.
         """
         sets = split_sets(train_sets, len(self.members))
         chosen = list(range(len(self.members))) if members is None else list(members)
         if any(len(sets[k]) == 0 for k in chosen):
             raise PaxError("a member has an empty training set")
+        self.refit_if_grown(sets, chosen)
         records: list[dict] = []
         with torch_dtype(self.dtype):
             loaders = {
@@ -161,7 +170,7 @@ class Ensemble:
                 for k in chosen
             }
             valid_batches = self._batches(valid)
-            for _ in range(epochs):
+            for epoch in range(epochs):
                 self.epoch += 1
                 losses = {
                     k: train_one_epoch(
@@ -175,6 +184,8 @@ class Ensemble:
                 }
                 for k in chosen:
                     sync_eval_model(self.members[k])
+                if epoch == epochs - 1:
+                    self.refit_offsets(sets, chosen, models=("eval_model",))
                 if self.epoch % self.cfg.valid_skip == 0:
                     new = self._validate(valid, valid_batches, losses, chosen, phase)
                     records.extend(new)
@@ -199,19 +210,8 @@ class Ensemble:
         if not valid:
             for k in chosen:
                 scheduler_step(self.members[k], train_losses[k])
-                records.append(
-                    {
-                        "epoch": self.epoch,
-                        "member": k,
-                        "phase": phase,
-                        "train_loss": train_losses[k],
-                        "valid_loss": None,
-                        "valid_e_mae_per_atom": None,
-                        "valid_f_mae": None,
-                        "valid_f_rmse": None,
-                        "lr": current_lr(self.members[k]),
-                    }
-                )
+                lr = current_lr(self.members[k])
+                records.append(self._record(k, phase, train_losses[k], None, None, lr))
             return records
         ref_e, ref_f, n_atoms = reference_arrays(valid)
         energies, forces = [], []
@@ -243,17 +243,40 @@ class Ensemble:
         return records
 
     def _record(self, member, phase, train_loss, valid_loss, m, lr) -> dict:
+        keys = ("e_mae_per_atom", "e_rmse_per_atom", "f_mae", "f_rmse")
         return {
             "epoch": self.epoch,
             "member": member,
             "phase": phase,
             "train_loss": float(train_loss),
-            "valid_loss": float(valid_loss),
-            "valid_e_mae_per_atom": m["e_mae_per_atom"],
-            "valid_f_mae": m["f_mae"],
-            "valid_f_rmse": m["f_rmse"],
+            "valid_loss": None if valid_loss is None else float(valid_loss),
+            **{f"valid_{key}": None if m is None else m[key] for key in keys},
             "lr": float(lr),
         }
+
+    def refit_offsets(
+        self,
+        train_sets: TrainSets,
+        members: Sequence[int] | None = None,
+        models: Sequence[str] = ("model", "eval_model"),
+    ) -> list[np.ndarray]:
+        """Least-squares re-fit of members' per-element energy offsets.
+
+        On each member's training set; forces do not change (pax.mlff.offsets).
+        """
+        return refit_offsets(self, train_sets, members, models)
+
+    def refit_if_grown(
+        self, train_sets: TrainSets, members: Sequence[int] | None = None
+    ) -> None:
+        """Re-fit the offsets of members whose training set changed since their fit."""
+        sets = split_sets(train_sets, len(self.members))
+        chosen = range(len(self.members)) if members is None else members
+        stale = [
+            k for k in chosen if self.offsets_fit_on[k] != set_fingerprint(sets[k])
+        ]
+        if stale:
+            self.refit_offsets(sets, stale, models=("model",))
 
     def best_member(self) -> int:
         """Index of the member with the lowest last validation loss."""
@@ -302,14 +325,17 @@ class Ensemble:
 
         Returns:
             {"mean": metrics, "members": [metrics per member]} with e_mae_per_atom,
-            e_rmse_per_atom (eV/atom), f_mae, f_rmse (eV/Å).
+            e_rmse_per_atom (eV/atom), e_mae, e_rmse (eV per structure), f_mae,
+            f_rmse (eV/Å); "mean" also has e_spread_per_atom, the members' energy
+            SD per atom (eV/atom) averaged over the structures.
         """
         ref_e, ref_f, n_atoms = reference_arrays(atoms_list)
         out = self.predict(atoms_list)
+        mean = error_metrics(out["energy"], ref_e, n_atoms, out["forces_comm"], ref_f)
+        spread = energy_spread_per_atom(out["energies"], n_atoms)  # (N,) eV/atom
+        mean["e_spread_per_atom"] = float(spread.mean())
         return {
-            "mean": error_metrics(
-                out["energy"], ref_e, n_atoms, out["forces_comm"], ref_f
-            ),
+            "mean": mean,
             "members": [
                 error_metrics(e, ref_e, n_atoms, f, ref_f)
                 for e, f in zip(out["energies"], out["forces"])

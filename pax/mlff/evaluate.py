@@ -13,7 +13,11 @@ import numpy as np
 from ase import Atoms
 
 from pax.errors import PaxError
-from pax.mlff.metrics import error_metrics, per_element_force_errors
+from pax.mlff.metrics import (
+    energy_spread_per_atom,
+    error_metrics,
+    per_element_force_errors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +82,15 @@ def evaluate_predictor(
     """Metrics of the committee mean on labelled frames, with the raw arrays.
 
     Returns:
-        metrics (dict, JSON-ready) and arrays: energy_pred/energy_ref (N,) eV,
+        metrics (dict, JSON-ready: error_metrics, e_spread_per_atom (eV/atom),
+        per_element, n_structures) and arrays: energy_pred/energy_ref (N,) eV,
         n_atoms (N,), forces_pred/forces_ref (n_atoms_total, 3) eV/Å, numbers.
     """
-    e_pred, f_pred = [], []
+    e_pred, f_pred, e_members = [], [], []
     for start in range(0, len(frames), batch_size):
         out = predictor.predict(frames[start : start + batch_size])
         e_pred.append(out["energy"])
+        e_members.append(out["energies"])  # (K, batch) eV
         f_pred.append(out["forces_comm"])
     arrays = {
         "energy_pred": np.concatenate(e_pred),
@@ -101,6 +107,8 @@ def evaluate_predictor(
         arrays["forces_pred"],
         arrays["forces_ref"],
     )
+    spread = energy_spread_per_atom(np.concatenate(e_members, 1), arrays["n_atoms"])
+    metrics["e_spread_per_atom"] = float(spread.mean())
     metrics["per_element"] = per_element_force_errors(
         arrays["numbers"], arrays["forces_pred"], arrays["forces_ref"]
     )
@@ -141,6 +149,17 @@ def parity_plots(arrays: dict, out_dir: Path) -> list[Path]:
     return paths
 
 
+def summary_line(metrics: dict) -> str:
+    """Energy and force errors in meV/atom, meV and meV/Å, on one line."""
+    return (
+        f"E MAE {metrics['e_mae_per_atom'] * 1e3:.2f} meV/atom "
+        f"(RMSE {metrics['e_rmse_per_atom'] * 1e3:.2f}; per structure MAE "
+        f"{metrics['e_mae'] * 1e3:.1f} meV, RMSE {metrics['e_rmse'] * 1e3:.1f} meV), "
+        f"F MAE {metrics['f_mae'] * 1e3:.1f} meV/Å, "
+        f"F RMSE {metrics['f_rmse'] * 1e3:.1f} meV/Å"
+    )
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line arguments of pax-eval."""
     parser = argparse.ArgumentParser(
@@ -170,9 +189,5 @@ def main(argv: Sequence[str] | None = None) -> dict:
     metrics = dict(result["metrics"], model=str(args.model), test_set=str(args.test))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     parity_plots(result["arrays"], out_dir)
-    e_mae, f_mae = metrics["e_mae_per_atom"] * 1e3, metrics["f_mae"] * 1e3
-    print(
-        f"{len(frames)} structures: E MAE {e_mae:.2f} meV/atom, F MAE {f_mae:.1f} "
-        f"meV/Å, F RMSE {metrics['f_rmse'] * 1e3:.1f} meV/Å -> {out_dir}"
-    )
+    print(f"{len(frames)} structures: {summary_line(metrics)} -> {out_dir}")
     return metrics

@@ -13,7 +13,7 @@ def error_metrics(
     forces_pred: np.ndarray,
     forces_ref: np.ndarray,
 ) -> dict[str, float]:
-    """Energy MAE per atom, force MAE and RMSE over all components.
+    """Energy MAE and RMSE (per atom and per structure), force MAE and RMSE.
 
     Args:
         energy_pred: (n_systems,) predicted energies, eV.
@@ -23,18 +23,34 @@ def error_metrics(
         forces_ref: (n_atoms_total, 3) reference forces, eV/Å.
 
     Returns:
-        e_mae_per_atom (eV/atom), e_rmse_per_atom (eV/atom), f_mae and f_rmse (eV/Å).
+        e_mae_per_atom, e_rmse_per_atom (eV/atom), e_mae, e_rmse (eV per
+        structure), f_mae and f_rmse (eV/Å).
     """
-    de = (np.asarray(energy_pred) - np.asarray(energy_ref)) / np.asarray(
-        n_atoms
-    )  # eV/atom
+    de_total = np.asarray(energy_pred) - np.asarray(energy_ref)  # (n_systems,) eV
+    de = de_total / np.asarray(n_atoms)  # eV/atom
     df = np.asarray(forces_pred) - np.asarray(forces_ref)  # (n_atoms_total, 3) eV/Å
     return {
         "e_mae_per_atom": float(np.mean(np.abs(de))),
         "e_rmse_per_atom": float(np.sqrt(np.mean(de**2))),
+        "e_mae": float(np.mean(np.abs(de_total))),
+        "e_rmse": float(np.sqrt(np.mean(de_total**2))),
         "f_mae": float(np.mean(np.abs(df))),
         "f_rmse": float(np.sqrt(np.mean(df**2))),
     }
+
+
+def energy_spread_per_atom(energies: np.ndarray, n_atoms: np.ndarray) -> np.ndarray:
+    """The committee's energy disagreement: SD over members of E / n_atoms.
+
+    Args:
+        energies: (K, n_systems) energies of each member, eV.
+        n_atoms: (n_systems,) atoms per system.
+
+    Returns:
+        (n_systems,) standard deviation over members, eV/atom.
+    """
+    per_atom = np.asarray(energies) / np.asarray(n_atoms)[None, :]  # (K, N) eV/atom
+    return per_atom.std(axis=0)
 
 
 def per_element_force_errors(

@@ -43,12 +43,24 @@ class Member:
 
 
 class Losses:
-    """mace-torch's weighted losses; periodic batches add stress or virials."""
+    """mace-torch's weighted losses; periodic batches add stress or virials.
+
+    stage_two takes the convergence phase's energy and force weights.
+    """
 
     def __init__(
-        self, cfg: MLFFConfig, device: torch.device, dtype: torch.dtype
+        self,
+        cfg: MLFFConfig,
+        device: torch.device,
+        dtype: torch.dtype,
+        stage_two: bool = False,
     ) -> None:
-        self.plain = WeightedEnergyForcesLoss(cfg.energy_weight, cfg.forces_weight)
+        energy_weight, forces_weight = (
+            (cfg.stage_two_energy_weight, cfg.stage_two_forces_weight)
+            if stage_two
+            else (cfg.energy_weight, cfg.forces_weight)
+        )
+        self.plain = WeightedEnergyForcesLoss(energy_weight, forces_weight)
         cls = (
             WeightedEnergyForcesStressLoss
             if cfg.periodic_loss == PeriodicLoss.stress
@@ -59,7 +71,7 @@ class Losses:
             if cfg.periodic_loss == PeriodicLoss.stress
             else "virials_weight": cfg.stress_weight
         }
-        self.periodic = cls(cfg.energy_weight, cfg.forces_weight, **kwargs)
+        self.periodic = cls(energy_weight, forces_weight, **kwargs)
         self.plain.to(device=device, dtype=dtype)
         self.periodic.to(device=device, dtype=dtype)
         self.kind = cfg.periodic_loss

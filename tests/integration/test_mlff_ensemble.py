@@ -132,9 +132,10 @@ def test_per_member_sets_and_converge(split):
     )
     (k,) = result["members"]
     assert result["epochs"] <= 6
-    from pax.mlff.train import evaluate_member
+    from pax.mlff.train import Losses, evaluate_member
 
-    loss = evaluate_member(ens.members[k], ens._batches(valid), ens.losses)[0]
+    stage_two = Losses(ens.cfg, ens.device, ens.dtype, stage_two=True)
+    loss = evaluate_member(ens.members[k], ens._batches(valid), stage_two)[0]
     assert loss == pytest.approx(result["best_valid_loss"][k], rel=1e-9)
     assert ens.best_member() in (0, 1)
 
