@@ -1,279 +1,223 @@
-"""Label efficiency: test force MAE against labels for pax AL, uniform MD sampling, IDG.
+"""Label efficiency: test errors against labels for pax and for uniform sampling.
 
-Three ways to spend reference labels on the same model and test set:
-  (a) pax: IDG then active learning (one pax run, run.test_set tracked);
-  (b) uniform: frames of one long reference (GFN2-xTB) Langevin trajectory,
-      independent of the test set, taken in van der Corput order (every prefix is
-      spread evenly over the trajectory), the same pax.mlff.Ensemble trained at each
-      of pax's test points on as many labels for as many epochs as pax had;
-  (c) IDG alone: pax-idg, run past its usual stop to the same label budget.
-Then the labels each needs to reach the thresholds, and uniform / AL.
+Each arm gives an ordered list of labelled frames; a fresh ensemble is trained
+on each arm's first N frames with one fixed protocol and scored on test sets
+at 300, 500 and 700 K that no arm ever reads (docs/benchmarks.md).
 
-    python scripts/bench/label_efficiency.py --quick   # ethanol, small MACE (10 min on 2 cores)
-    python scripts/bench/label_efficiency.py           # aspirin, mace_small (hours)
+    python scripts/bench/label_efficiency.py --smoke   # water, tiny model, minutes
+    python scripts/bench/label_efficiency.py --quick   # ethanol, 3 seeds (~60 min, 2 cores)
+    python scripts/bench/label_efficiency.py           # aspirin, mace_small, 5 seeds (days)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-from common import (
-    ROOT,
-    SMALL_MODEL,
-    ensure_frames,
-    events,
-    fmt,
-    machine,
-    run_pax,
-    table,
-    test_curve,
-)
+import arms
+import report
+from ase.io import read, write
+from common import ROOT, SMALL_MODEL
 
-QUICK = {
-    "system": "ethanol",
-    "budget": 80,
-    "model": [*SMALL_MODEL, "al.num_trajectories=4"],
-    "thresholds": [0.2, 0.1, 0.05],
+TINY_MODEL = ["mlff.ensemble_size=2", "mlff.num_channels=8", "mlff.max_L=0",
+              "mlff.correlation=2", "mlff.num_interactions=1", "mlff.radial_MLP=[8]",
+              "mlff.batch_size=4"]
+TINY_AL = ["al.num_trajectories=2", "al.skip_step_mlff=5", "al.threshold_warmup=2",
+           "al.idg.skip_step_initial=10", "al.idg.max_initial_set_size=6",
+           "al.idg.min_initial_set_size=2", "al.idg.intermediate_epochs=2"]
+MODES = {
+    "smoke": dict(system="water", seeds=2, ns=[8, 16], grad_steps=30,
+                  model=TINY_MODEL + TINY_AL, stability_steps=40,
+                  test=dict(trajectories=5, frames_per_trajectory=2, equilibrate_fs=50.0)),
+    "quick": dict(system="ethanol", seeds=3, ns=[8, 16, 32, 64, 128], grad_steps=300,
+                  model=[*SMALL_MODEL, "mlff.ensemble_size=4", "al.num_trajectories=4"],
+                  stability_steps=2000,
+                  test=dict(trajectories=5, frames_per_trajectory=40)),
+    "full": dict(system="aspirin", seeds=5, ns=[8, 16, 32, 64, 128, 256],
+                 grad_steps=1000, model=[], stability_steps=20000,
+                 test=dict(trajectories=5, frames_per_trajectory=40)),
 }
-FULL = {"system": "aspirin", "budget": 300, "model": [], "thresholds": [0.1, 0.05]}
+TEST_TEMPERATURES_K = (300.0, 500.0, 700.0)
+TARGETS = (0.2, 0.1, 0.05)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="ethanol, small MACE")
-    p.add_argument("--budget", type=int,
-                   help="al.max_train_set_size of the pax run (training points); "
-                   "uniform and IDG get as many labels as that run used")
-    p.add_argument("--thresholds", type=float, nargs="+", help="test F-MAE, eV/Å")
+    m = p.add_mutually_exclusive_group()
+    m.add_argument("--quick", action="store_true", help="ethanol, 4-member small MACE")
+    m.add_argument("--smoke", action="store_true", help="water, tiny model, 2 seeds")
+    p.add_argument("--system", help="preset name or geometry file (default by mode)")
+    p.add_argument("--reference", default="xtb", help="dft preset (xtb or emt)")
     p.add_argument("--temperature-K", type=float, default=500.0)
-    p.add_argument("--hot-offset-K", type=float, default=200.0,
-                   help="second test set this much hotter (final models only)")
-    p.add_argument("--test-every", type=int, default=5, help="labels between tests")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument("--workers", type=int, default=1, help="reference workers")
+    p.add_argument("--seeds", type=int, help="replicates per arm")
+    p.add_argument("--arms", nargs="+", default=list(arms.ARMS), choices=arms.ARMS)
+    p.add_argument("--ablation", action="append", default=[], metavar="NAME=OVERRIDE",
+                   help="a pax arm with one setting changed, e.g. cx=al.c_x=0.2")
+    p.add_argument("--phase", choices=["all", "arms", "score"], default="all")
     p.add_argument("--out", type=Path, default=Path("outputs/bench/label_efficiency"))
-    p.add_argument("overrides", nargs="*", help="extra pax overrides (both runs)")
-    return p.parse_args()
+    p.add_argument("--testsets", type=Path, help="test-set folder (default: out/../testsets)")
+    p.add_argument("--timeout-s", type=float, default=3600, help="per pax run")
+    p.add_argument("overrides", nargs="*", help="extra pax overrides (every pax arm)")
+    a = p.parse_args(argv)
+    a.mode = "smoke" if a.smoke else "quick" if a.quick else "full"
+    a.out = a.out if a.out.is_absolute() else ROOT / a.out
+    a.testsets = a.testsets or a.out.parent / "testsets"
+    return a
 
 
-def pax_overrides(setting: dict, args, test_set: Path) -> list[str]:
-    """Overrides shared by the AL and IDG runs."""
-    return [
-        f"system={setting['system']}",
-        "dft=xtb",
-        *setting["model"],
-        f"md.temperature_K={args.temperature_K}",
-        f"run.test_set={test_set}",
-        f"run.test_every_labels={args.test_every}",
-        f"run.torch_threads={args.threads}",
-        f"cluster.max_workers={args.workers}",
-        "al.converge=none",
-        *args.overrides,
-    ]
+def setting(args) -> dict:
+    """The mode's settings with the command line's changes."""
+    s = dict(MODES[args.mode])
+    s["system"] = args.system or s["system"]
+    s["seeds"] = args.seeds or s["seeds"]
+    return s
 
 
-def al_run(base: list[str], budget: int, out: Path) -> tuple[list[dict], float]:
-    """(a) pax IDG + AL up to `budget` training points; its test curve and wall."""
-    overrides = [
-        *base,
-        "al.desired_acc=0.001",  # run to the label budget
-        "al.idg.desired_acc_scale_idg=1000",  # IDG keeps its usual 1 eV/Å stop
-        f"al.max_train_set_size={budget}",
-        "al.skip_step_mlff=5",
-        "al.max_MD_steps=50000",
-    ]
-    wall = run_pax(out / "al", overrides, timeout_s=3600)
-    return test_curve(ROOT / out / "al"), wall
+def system_overrides(system: str) -> tuple[list[str], Path]:
+    """pax overrides and geometry file for a preset name or a geometry path."""
+    preset = ROOT / "conf" / "system" / f"{system}.yaml"
+    if preset.exists():
+        import yaml
+
+        return [f"system={system}"], ROOT / yaml.safe_load(preset.read_text())["geometry"]
+    path = Path(system).resolve()
+    return [f"system.geometry={path}", f"system.name={path.stem}"], path
 
 
-def idg_run(base: list[str], labels: int, out: Path):
-    """(c) IDG alone (pax-idg) up to about `labels` labels; its test curve and wall."""
-    overrides = [
-        *base,
-        "al.desired_acc=0.001",
-        "al.idg.desired_acc_scale_idg=1",  # never stops on accuracy
-        # one shared set: with per-member sets the round-robin member tags and the
-        # submit cap can leave the smallest member short of the size limit (a stall)
-        "al.idg.distinct_member_sets=false",
-        f"al.idg.max_initial_set_size={max(1, int(labels * 0.9))}",
-        "al.idg.max_initial_epochs=100000",
-    ]
-    wall = run_pax(out / "idg", overrides, timeout_s=3600, entry="main_idg")
-    return test_curve(ROOT / out / "idg"), wall
+def pax_overrides(args, s) -> list[str]:
+    """Overrides shared by every pax arm: run to the label budget, no test set."""
+    sys_over, _ = system_overrides(s["system"])
+    return [*sys_over, f"dft={args.reference}", *s["model"],
+            f"md.temperature_K={args.temperature_K}", "al.desired_acc=0.0001",
+            "al.converge=none", f"al.max_train_set_size={20 * max(s['ns'])}",
+            "al.max_MD_steps=1000000", "cluster.max_workers=1", "run.torch_threads=1",
+            *args.overrides]
 
 
-def van_der_corput(n: int) -> list[int]:
-    """0..n-1 in base-2 van der Corput order: each prefix spreads over the range."""
-    bits = max(1, (n - 1).bit_length())
-    keys = []
-    for i in range(1 << bits):
-        r = int(format(i, f"0{bits}b")[::-1], 2)
-        if r < n:
-            keys.append(r)
-    return keys
+def composed(overrides: list[str]):
+    """The validated PaxConfig these overrides give."""
+    from hydra import compose, initialize_config_dir
+
+    from pax.config import register_configs, to_run_config
+
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        return to_run_config(compose(config_name="config", overrides=overrides))
 
 
-def uniform_curve(pool, checkpoints: list[dict], run_dir: Path, test):
-    """(b) the same Ensemble trained on uniform frames with pax's label/epoch budget.
-
-    Returns the curve (n_labels, epoch, test_f_mae) and the last ensemble.
-    """
-    import yaml
-
-    from pax.al.decisions import goes_to_validation
-    from pax.mlff import Ensemble
-    from pax.mlff.config import MLFFConfig
-
-    cfg_all = yaml.safe_load((run_dir / "config.yaml").read_text())
-    cfg = MLFFConfig(**cfg_all["mlff"])
-    valid_ratio = cfg_all["al"]["valid_ratio"]
-    e0s = None
-    for path in (run_dir / "state").glob("e0s_*.json"):
-        e0s = {int(z): e for z, e in json.loads(path.read_text())["energies_eV"].items()}
-    order = [pool[i] for i in van_der_corput(len(pool))]
-    train, valid, ens, epoch, out = [], [], None, 0, []
-    for cp in checkpoints:
-        n = cp["n_labels"]
-        if n > len(order):
-            break
-        for frame in order[len(train) + len(valid) : n]:
-            if goes_to_validation(len(train), len(valid), valid_ratio) or not valid:
-                valid.append(frame)
-            else:
-                train.append(frame)
-        if not train:
-            continue
-        if ens is None:
-            ens = Ensemble.build(cfg, train, e0s)
-        if cp["epoch"] > epoch:
-            ens.train(train, valid, cp["epoch"] - epoch, phase="uniform")
-            epoch = cp["epoch"]
-        mae = float(ens.evaluate(test)["mean"]["f_mae"])
-        out.append({"n_labels": n, "epoch": epoch, "test_f_mae": mae})
-        print(f"  uniform: {n} labels, {epoch} epochs: test F-MAE {mae:.4f}", flush=True)
-    return out, ens
+def run_arms(args, s) -> dict:
+    """Every arm for every seed; frames to out/arms/<arm>/s<r>.extxyz, costs returned."""
+    base = pax_overrides(args, s)
+    _, geometry = system_overrides(s["system"])
+    start, n_max = read(geometry), max(s["ns"])
+    cfg = composed(base)
+    variants = arms.pax_variants(args.arms, args.ablation)
+    costs: dict = {}
+    for r in range(s["seeds"]):
+        for name, extra in variants.items():
+            run_dir = args.out / "runs" / f"{name}_s{r}"
+            frames, cost = arms.pax_arm(run_dir, [*base, *extra], r, n_max,
+                                        args.timeout_s)
+            save(args.out, name, r, frames[:n_max], cost, costs)
+        pax_dir = args.out / "runs" / f"pax_s{r}"
+        pax_cost = costs.get("pax", {}).get(r)
+        if "uniform" in args.arms:
+            save(args.out, "uniform", r, *timed(arms.uniform_arm,
+                start, args.temperature_K, r, n_max, args.reference), costs)
+        if "equal_cost" in args.arms and pax_cost:
+            save(args.out, "equal_cost", r, *timed(arms.equal_cost_arm,
+                start, args.temperature_K, r, pax_cost["labels"], args.reference), costs)
+        if "mlff_md" in args.arms and pax_cost:
+            md = {"cfg": cfg.md, "n_traj": cfg.al.num_trajectories}
+            save(args.out, "mlff_md", r, *timed(arms.mlff_arm,
+                pax_dir, md, start, r, n_max, pax_cost["mlff_md_steps"],
+                cfg.al.skip_step_mlff, args.reference), costs)
+    (args.out / "arms" / "costs.json").write_text(json.dumps(costs, indent=1))
+    return costs
 
 
-def labels_to_reach(curve: list[dict], target: float) -> int | None:
-    """Labels at the first test point whose force MAE is <= target."""
-    for rec in curve:
-        if rec["test_f_mae"] <= target:
-            return int(rec["n_labels"])
-    return None
-
-
-def load_final(run_dir: Path):
-    """The ensemble a pax run ended with (its last checkpoint)."""
-    from pax.mlff import Ensemble
-
-    return Ensemble.load(run_dir / "state" / "ensemble.pt")
-
-
-def n_labels(run_dir: Path) -> int:
-    """Labels a pax run stored (sampling records with a split)."""
-    return sum(1 for r in events(ROOT / run_dir, "sampling") if r.get("split"))
-
-
-def final_table(entries, test, hot) -> list[list]:
-    """Rows: method, labels, epochs, test F-MAE on the run's and the hot test set."""
-    rows = []
-    for name, ens, labels in entries:
-        maes = [float(ens.evaluate(frames)["mean"]["f_mae"]) for frames in (test, hot)]
-        rows.append([name, labels, ens.epoch, f"{maes[0]:.4f}", f"{maes[1]:.4f}"])
-    return rows
-
-
-def curve_table(curve: list[dict], uniform: list[dict], name: str) -> str:
-    """Test F-MAE of a pax run and of uniform sampling at the same labels/epochs."""
-    by_n = {r["n_labels"]: r for r in uniform}
-    rows = []
-    for rec in curve:
-        u = by_n.get(rec["n_labels"])
-        rows.append([rec["n_labels"], rec["phase"], rec["epoch"],
-                     f"{rec['test_f_mae']:.4f}", fmt(u and u["test_f_mae"], ".4f", "–")])
-    return table(["labels", "phase", "epochs", f"{name} test F-MAE",
-                  "uniform test F-MAE"], rows)
-
-
-def main() -> None:
-    args = parse_args()
-    import torch
-    from ase.io import read
-
-    torch.set_num_threads(args.threads)
-    setting = dict(QUICK if args.quick else FULL)
-    budget = args.budget or setting["budget"]
-    thresholds = args.thresholds or setting["thresholds"]
-    system = Path(f"data/systems/{setting['system']}.xyz")
-    t_k = int(args.temperature_K)
-    test_path = ensure_frames(
-        Path(f"outputs/testsets/{setting['system']}_{t_k}K.extxyz"),
-        system, args.temperature_K, 100, 50, seed=1234,
-    )
-    pool_path = ensure_frames(
-        Path(f"outputs/testsets/{setting['system']}_{t_k}K_uniform_pool.extxyz"),
-        system, args.temperature_K, max(128, 2 * budget), 50, seed=4321,
-    )
-    test, pool = read(str(test_path), ":"), read(str(pool_path), ":")
-    base = pax_overrides(setting, args, test_path.relative_to(ROOT))
-
+def timed(fn, *args):
+    """fn(*args) -> (frames, cost) with the wall time added to the cost."""
     t0 = time.time()
-    al, al_wall = al_run(base, budget, args.out)
-    print(f"pax AL: {al[-1]['n_labels']} labels in {al_wall:.0f} s", flush=True)
-    idg, idg_wall = idg_run(base, al[-1]["n_labels"], args.out)
-    print(f"IDG alone: {idg[-1]['n_labels']} labels in {idg_wall:.0f} s", flush=True)
-    uniform, uni_ens = uniform_curve(pool, al, ROOT / args.out / "al", test)
-    uniform_idg, uni_idg_ens = uniform_curve(pool, idg, ROOT / args.out / "al", test)
-    hot_t = args.temperature_K + args.hot_offset_K
-    hot_path = ensure_frames(
-        Path(f"outputs/testsets/{setting['system']}_{int(hot_t)}K.extxyz"),
-        system, hot_t, 100, 50, seed=1234,
-    )
-    hot = read(str(hot_path), ":")
-    final_rows = final_table(
-        [("pax AL", load_final(ROOT / args.out / "al"), n_labels(args.out / "al")),
-         ("uniform (AL's epochs)", uni_ens, uniform[-1]["n_labels"]),
-         ("IDG alone", load_final(ROOT / args.out / "idg"), n_labels(args.out / "idg")),
-         ("uniform (IDG's epochs)", uni_idg_ens, uniform_idg[-1]["n_labels"])],
-        test, hot,
-    )
+    frames, cost = fn(*args)
+    return frames, {**cost, "wall_s": time.time() - t0}
 
-    rows = []
-    for target in thresholds:
-        n_al, n_uni = labels_to_reach(al, target), labels_to_reach(uniform, target)
-        n_idg = labels_to_reach(idg, target)
-        n_uni_idg = labels_to_reach(uniform_idg, target)
-        ratio = n_uni / n_al if n_al and n_uni else None
-        rows.append([target, fmt(n_al, "d"), fmt(n_uni, "d"), fmt(ratio, ".2f", "–"),
-                     fmt(n_idg, "d"), fmt(n_uni_idg, "d")])
-    text = "\n\n".join([
-        f"label efficiency: {setting['system']} at {args.temperature_K:.0f} K, "
-        f"GFN2-xTB labels, test set {test_path.relative_to(ROOT)} ({len(test)} frames), "
-        f"pax al.max_train_set_size={budget}; machine: {machine()}; total {time.time() - t0:.0f} s",
-        "Labels to reach the target (uniform trained with the epochs the other had "
-        "at the same labels):",
-        table(["test F-MAE target (eV/Å)", "pax AL", "uniform (AL's epochs)",
-               "uniform / AL (goal >= 2)", "IDG alone", "uniform (IDG's epochs)"],
-              rows),
-        f"Final models on the {t_k} K test set and on {hot_t:.0f} K frames "
-        f"({hot_path.relative_to(ROOT)}, hotter than any training data):",
-        table(["method", "labels", "epochs", f"test F-MAE {t_k} K",
-               f"test F-MAE {hot_t:.0f} K"], final_rows),
-        "(a) pax IDG + AL against (b) uniform, at pax's test points:",
-        curve_table(al, uniform, "pax"),
-        "(c) IDG alone against (b) uniform, at IDG's test points:",
-        curve_table(idg, uniform_idg, "IDG"),
-    ])
-    print(text)
-    out = ROOT / args.out
-    (out / "result.md").write_text(text + "\n")
-    (out / "result.json").write_text(json.dumps(
-        {"al": al, "uniform": uniform, "idg": idg, "uniform_idg": uniform_idg, "thresholds": thresholds,
-         "al_wall_s": al_wall, "idg_wall_s": idg_wall}, indent=1, default=str))
+
+def save(out: Path, arm: str, r: int, frames, cost: dict, costs: dict) -> None:
+    """Write one arm's frames and record its cost."""
+    path = out / "arms" / arm / f"s{r}.extxyz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write(str(path), frames, format="extxyz")
+    costs.setdefault(arm, {})[r] = cost
+    print(f"arm {arm} seed {r}: {len(frames)} frames, {cost}", flush=True)
+
+
+def test_set_paths(args, s) -> dict[float, Path]:
+    """Where the test set at each temperature lives (named by system, reference, size)."""
+    _, geometry = system_overrides(s["system"])
+    size = f"{s['test']['trajectories']}x{s['test']['frames_per_trajectory']}"
+    return {t: args.testsets / f"{Path(geometry).stem}_{args.reference}_{t:.0f}K_"
+            f"{size}.extxyz" for t in TEST_TEMPERATURES_K}
+
+
+def ensure_test_sets(args, s) -> dict[float, Path]:
+    """Make the missing test sets (reference MD with the "test" seeds)."""
+    from make_test_set import ensure_test_set
+
+    _, geometry = system_overrides(s["system"])
+    paths = test_set_paths(args, s)
+    for t, path in paths.items():
+        ensure_test_set(path, geometry, t, preset=args.reference, **s["test"])
+    return paths
+
+
+def run_scoring(args, s, costs: dict) -> dict:
+    """Test sets (made here if missing, read only here), then every arm's models."""
+    import scoring
+
+    _, geometry = system_overrides(s["system"])
+    tests = {t: read(str(p), ":") for t, p in ensure_test_sets(args, s).items()}
+    cfg = composed(pax_overrides(args, s))
+    from pax.dft.e0s import isolated_atom_energies
+
+    numbers = sorted({int(z) for z in read(geometry).numbers})
+    e0s = isolated_atom_energies(numbers, cfg.dft, args.out / "e0s")
+    start, results = read(geometry), {}
+    for arm, by_seed in costs.items():
+        for r in sorted(by_seed, key=int):
+            frames = read(str(args.out / "arms" / arm / f"s{r}.extxyz"), ":")
+            ns = [n for n in s["ns"] if n <= len(frames)]
+            rows, ens, wall = scoring.score_arm(frames, ns, cfg.mlff, e0s,
+                                                s["grad_steps"], cfg.al.valid_ratio,
+                                                int(r), tests)
+            stab = scoring.stability(ens, start, args.temperature_K, int(r), 8,
+                                     s["stability_steps"])
+            results.setdefault(arm, {})[r] = {"rows": rows, "train_wall_s": wall,
+                                              "stability": stab}
+            print(f"scored {arm} seed {r}: {rows[-1]}, stable "
+                  f"{stab['fraction_physical']:.2f}", flush=True)
+    return results
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    s, t0 = setting(args), time.time()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.phase in ("all", "arms"):
+        costs = run_arms(args, s)
+    else:
+        costs = json.loads((args.out / "arms" / "costs.json").read_text())
+    if args.phase == "arms":
+        return
+    scored = run_scoring(args, s, costs)
+    report.write(args.out, s, args, costs, scored, TARGETS, time.time() - t0)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Tables, result.json and figures of the label-efficiency benchmark."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import stats
+from common import machine, table
+
+METRICS = ("f_mae", "f_rmse", "e_mae_per_atom", "f_p99")
+
+
+def curves(scored: dict, metric: str, temp: float) -> tuple[list[int], np.ndarray]:
+    """N values and a (seeds, len(N)) array of one metric on one test set."""
+    per_seed = [
+        {row["n"]: row[metric] for row in res["rows"] if row["test_K"] == temp}
+        for res in scored.values()
+    ]
+    ns = sorted(set.intersection(*(set(p) for p in per_seed)))
+    return ns, np.array([[p[n] for n in ns] for p in per_seed])
+
+
+def summarise(scored: dict, costs: dict, run_K: float, targets) -> dict:
+    """Intervals over seeds of every metric, labels to target, ratios, stability."""
+    out: dict = {"arms": {}, "ratios": {}}
+    temps = sorted({row["test_K"] for a in scored.values() for r in a.values()
+                    for row in r["rows"]})
+    for arm, by_seed in scored.items():
+        entry = {"curves": {}, "labels_to_target": {}}
+        for temp in temps:
+            for metric in METRICS:
+                ns, c = curves(by_seed, metric, temp)
+                entry["curves"][f"{metric}@{temp:.0f}K"] = [
+                    {"n": n, **stats.t_interval(c[:, j])} for j, n in enumerate(ns)
+                ]
+        ns, c = curves(by_seed, "f_mae", run_K)
+        for t in targets:
+            entry["labels_to_target"][str(t)] = stats.labels_interval(ns, c, t)
+        stab = [r["stability"]["fraction_physical"] for r in by_seed.values()]
+        entry["stability"] = stats.t_interval(stab)
+        entry["stability_steps"] = next(iter(by_seed.values()))["stability"]["steps"]
+        entry["cost"] = cost_summary(costs.get(arm, {}), by_seed)
+        out["arms"][arm] = entry
+    if "pax" in scored:
+        _, pax = curves(scored["pax"], "f_mae", run_K)
+        for arm in ("uniform", "equal_cost"):
+            if arm in scored:
+                ns, other = curves(scored[arm], "f_mae", run_K)
+                k = min(pax.shape[1], other.shape[1])
+                out["ratios"][f"{arm}/pax"] = {
+                    str(t): stats.ratio_interval(ns[:k], other[:, :k], pax[:, :k], t)
+                    for t in targets
+                }
+    return out
+
+
+def cost_summary(costs: dict, scored: dict) -> dict:
+    """Means over seeds of the arm's cost, with the 1 min/call projection (h)."""
+    def mean(key):
+        vals = [c[key] for c in costs.values() if c.get(key) is not None]
+        return float(np.mean(vals)) if vals else None
+
+    calls, sampler = mean("reference_calls") or 0.0, mean("idg_sampler_steps") or 0.0
+    return {"labels": mean("labels"), "reference_calls": calls,
+            "idg_sampler_steps": sampler, "mlff_md_steps": mean("mlff_md_steps"),
+            "arm_wall_s": mean("wall_s"),
+            "retrain_wall_s": float(np.mean([r["train_wall_s"] for r in scored.values()])),
+            "projected_h_at_1min_per_call": (calls - sampler) / 60.0}
+
+
+def fmt_iv(iv: dict, key: str = "mean", spec: str = ".3f") -> str:
+    """'x [lo, hi]', inf and None spelled out."""
+    def f(v):
+        if v is None:
+            return "not reached"
+        return "inf" if math.isinf(v) else format(v, spec)
+    return f"{f(iv[key])} [{f(iv['lo'])}, {f(iv['hi'])}]"
+
+
+def markdown(summary: dict, s: dict, args, wall_s: float, targets) -> str:
+    """result.md: setting line, error, labels-to-target, ratio, stability, cost tables."""
+    arms = summary["arms"]
+    first = next(iter(arms.values()))
+    keys = [k for k in first["curves"] if k.startswith("f_mae@")]
+    parts = [f"label efficiency ({args.mode}): {s['system']}, reference {args.reference}, "
+             f"runs at {args.temperature_K:.0f} K, {s['seeds']} seeds per arm, "
+             f"{s['grad_steps']} gradient steps per member per model; machine: "
+             f"{machine()}; total {wall_s:.0f} s. Intervals: 95% over seeds."]
+    for metric in METRICS:
+        for key in [k.replace("f_mae", metric) for k in keys]:
+            ns = [p["n"] for p in first["curves"][key]]
+            rows = [[arm, *[fmt_iv(p, spec=".4f") for p in e["curves"][key]]]
+                    for arm, e in arms.items()]
+            parts += [f"Test {key} (eV/Å or eV/atom) against labels:",
+                      table(["arm", *[f"N={n}" for n in ns]], rows)]
+    rows = [[arm, *[fmt_iv(e["labels_to_target"][str(t)], "labels", ".0f")
+                    for t in targets]] for arm, e in arms.items()]
+    parts += [f"Labels to reach the test F-MAE target at {args.temperature_K:.0f} K "
+              "(log-log interpolation; bootstrap over seeds):",
+              table(["arm", *[f"{t} eV/Å" for t in targets]], rows)]
+    rows = [[name, *[fmt_iv(r[str(t)], "ratio", ".2f") for t in targets]]
+            for name, r in summary["ratios"].items()]
+    if rows:
+        parts += ["Ratio of labels to target (goal for pax: uniform/pax >= 2):",
+                  table(["ratio", *[f"{t} eV/Å" for t in targets]], rows)]
+    rows = [[arm, fmt_iv(e["stability"], spec=".2f"), e["stability_steps"] * 0.5 / 1000]
+            for arm, e in arms.items()]
+    parts += ["Fraction of 8 MLFF Langevin runs that stay physical (final model):",
+              table(["arm", "fraction physical", "length (ps)"], rows)]
+    rows = [[arm, *[_num(e["cost"][k]) for k in (
+        "labels", "reference_calls", "mlff_md_steps", "retrain_wall_s", "arm_wall_s",
+        "projected_h_at_1min_per_call")]] for arm, e in arms.items()]
+    parts += ["Cost per arm (means over seeds; reference calls include every reference "
+              "MD step; projection: reference calls other than pax's xTB IDG sampler "
+              "at 1 min each):",
+              table(["arm", "labels", "reference calls", "MLFF MD steps",
+                     "retraining wall (s)", "arm wall (s)", "projected (h)"], rows)]
+    return "\n\n".join(parts) + "\n"
+
+
+def _num(v) -> str:
+    return "–" if v is None else f"{v:.0f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+def figures(summary: dict, out: Path, targets) -> list[Path]:
+    """test F-MAE vs labels with bands (one panel per test temperature); target bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = summary["arms"]
+    keys = [k for k in next(iter(arms.values()))["curves"] if k.startswith("f_mae@")]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 4), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for arm, e in arms.items():
+            c = e["curves"][key]
+            n = [p["n"] for p in c]
+            ax.plot(n, [p["mean"] for p in c], marker="o", label=arm)
+            ax.fill_between(n, [max(p["lo"], 1e-6) for p in c], [p["hi"] for p in c],
+                            alpha=0.2)
+        ax.set(xscale="log", yscale="log", xlabel="labels", ylabel="test F-MAE (eV/Å)",
+               title=key.split("@")[1])
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    paths = [out / "mae_vs_labels.png"]
+    fig.savefig(paths[0], dpi=120)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    width = 0.8 / len(arms)
+    for i, (arm, e) in enumerate(arms.items()):
+        for j, t in enumerate(targets):
+            iv = e["labels_to_target"][str(t)]
+            if iv["labels"] is None:
+                continue
+            hi = iv["hi"] if math.isfinite(iv["hi"]) else iv["labels"] * 2
+            ax.bar(j + i * width, iv["labels"], width, color=f"C{i}",
+                   label=arm if arm not in ax.get_legend_handles_labels()[1] else None,
+                   yerr=[[iv["labels"] - iv["lo"]], [hi - iv["labels"]]], capsize=3)
+    ax.set(xticks=[j + 0.4 - width / 2 for j in range(len(targets))],
+           xticklabels=[f"{t} eV/Å" for t in targets], ylabel="labels to target")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(out / "labels_to_target.png")
+    fig.savefig(paths[1], dpi=120)
+    plt.close("all")
+    return paths
+
+
+def write(out: Path, s: dict, args, costs: dict, scored: dict, targets, wall_s) -> None:
+    """result.json, result.md and the figures under out; print the tables."""
+    summary = summarise(scored, costs, args.temperature_K, targets)
+    text = markdown(summary, s, args, wall_s, targets)
+    (out / "result.md").write_text(text)
+    figs = figures(summary, out, targets)
+    (out / "result.json").write_text(json.dumps(
+        {"mode": args.mode, "setting": s, "reference": args.reference,
+         "temperature_K": args.temperature_K, "machine": machine(), "wall_s": wall_s,
+         "summary": summary, "costs": costs, "scored": scored,
+         "figures": [p.name for p in figs]}, indent=1, default=str))
+    print(text)

@@ -1,0 +1,111 @@
+"""Scoring on data: fresh ensembles trained on each arm's first N frames, one protocol.
+
+Every arm, seed and N gets the same model config, the same E0s, the same
+train/validation split rule (pax's goes_to_validation) and the same number of
+gradient steps. Test sets are read only here (see score_arm's caller).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import seeds
+import stats
+from ase import Atoms
+from ase.neighborlist import NeighborList, natural_cutoffs
+
+
+def split(frames: list[Atoms], valid_ratio: float) -> tuple[list, list]:
+    """Train and validation frames in order, by pax's own split rule."""
+    from pax.al.decisions import goes_to_validation
+
+    train, valid = [], []
+    for frame in frames:
+        if goes_to_validation(len(train), len(valid), valid_ratio) or not valid:
+            valid.append(frame)
+        else:
+            train.append(frame)
+    return train, valid
+
+
+def train_fresh(frames, mlff_cfg, e0s, grad_steps: int, valid_ratio: float, replicate):
+    """A new ensemble trained for grad_steps gradient steps (per member) on frames."""
+    from dataclasses import replace
+
+    from pax.mlff import Ensemble
+
+    train, valid = split(frames, valid_ratio)
+    cfg = replace(mlff_cfg, seed=seeds.seed("train", replicate))
+    ens = Ensemble.build(cfg, train, e0s)
+    epochs = math.ceil(grad_steps / math.ceil(len(train) / cfg.batch_size))
+    ens.train(train, valid, epochs, phase="bench")
+    return ens
+
+
+def test_errors(ens, test: list[Atoms]) -> dict:
+    """Committee-mean errors: force MAE/RMSE, 99th pct |ΔF| per atom (eV/Å), E MAE/atom."""
+    out = ens.predict(test)
+    ref_f = np.concatenate([a.arrays["REF_forces"] for a in test])  # (n_atoms, 3) eV/Å
+    ref_e = np.array([a.info["REF_energy"] for a in test])  # (N,) eV
+    n_atoms = np.array([len(a) for a in test])
+    df = out["forces_comm"] - ref_f
+    return {
+        "f_mae": float(np.abs(df).mean()),
+        "f_rmse": float(np.sqrt((df**2).mean())),
+        "f_p99": stats.quantile_abs(np.linalg.norm(df, axis=1), 0.99),
+        "e_mae_per_atom": float(np.abs((out["energy"] - ref_e) / n_atoms).mean()),
+    }
+
+
+def bonds(atoms: Atoms) -> set[tuple[int, int]]:
+    """Covalent bonds (natural cutoffs x 1.2)."""
+    nl = NeighborList(natural_cutoffs(atoms, mult=1.2), self_interaction=False,
+                      bothways=False)
+    nl.update(atoms)
+    return {(i, int(j)) for i in range(len(atoms)) for j in nl.get_neighbors(i)[0]}
+
+
+def stability(ens, start: Atoms, temperature_K: float, replicate: int,
+              n_starts: int, steps: int, check_every: int = 200) -> dict:
+    """Fraction of MLFF Langevin runs that stay physical for `steps` (0.5 fs) steps.
+
+    Unphysical: pax.md's guards (collided atoms, an atom flown apart, kinetic
+    temperature above 3x target, NaN) or a covalent bond made or broken
+    against the start geometry.
+    """
+    from pax.md import BatchedMD
+    from pax.md.config import MDConfig
+
+    cfg = MDConfig(temperature_K=temperature_K, friction_per_fs=0.01,
+                   max_temperature_K=3 * temperature_K)
+    n = n_starts
+    base = seeds.seed("stability", replicate)
+    md = BatchedMD(cfg, ens.models, [start.copy() for _ in range(n)],
+                   seeds=[base + i for i in range(n)], device=ens.device)
+    ref_bonds, broken, done = bonds(start), [None] * n, 0
+    t0 = time.time()
+    while done < steps and md.running.any():
+        chunk = min(check_every, steps - done)
+        md.advance(chunk)
+        done += chunk
+        for i in range(n):
+            if md.running[i] and bonds(md.atoms(i)) != ref_bonds:
+                broken[i] = "bonds_changed"
+                md.pause(i)
+    reasons = [md.stop_reason(i) if md.stopped[i] else broken[i] for i in range(n)]
+    return {"fraction_physical": sum(r is None for r in reasons) / n,
+            "reasons": reasons, "steps": steps, "wall_s": time.time() - t0}
+
+
+def score_arm(frames, ns, mlff_cfg, e0s, grad_steps, valid_ratio, replicate, tests):
+    """Errors on every test set at each N, the last model, and the training wall."""
+    rows, ens, wall = [], None, 0.0
+    for n in ns:
+        t0 = time.time()
+        ens = train_fresh(frames[:n], mlff_cfg, e0s, grad_steps, valid_ratio, replicate)
+        wall += time.time() - t0
+        for temp, test in tests.items():
+            rows.append({"n": n, "test_K": temp, **test_errors(ens, test)})
+    return rows, ens, wall
