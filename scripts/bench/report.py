@@ -161,7 +161,8 @@ def figures(summary: dict, out: Path, targets) -> list[Path]:
                    yerr=[[iv["labels"] - iv["lo"]], [hi - iv["labels"]]], capsize=3)
     ax.set(xticks=[j + 0.4 - width / 2 for j in range(len(targets))],
            xticklabels=[f"{t} eV/Å" for t in targets], ylabel="labels to target")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     paths.append(out / "labels_to_target.png")
     fig.savefig(paths[1], dpi=120)

@@ -22,9 +22,9 @@ def t_interval(samples: Sequence[float], level: float = 0.95) -> dict:
         raise ValueError("t_interval needs at least one sample")
     mean = float(x.mean())
     if x.size == 1:
-        return {"mean": mean, "lo": mean, "hi": mean, "n": 1}
+        return {"mean": mean, "lo": mean, "hi": mean, "seeds": 1}
     half = float(sps.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
-    return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": int(x.size)}
+    return {"mean": mean, "lo": mean - half, "hi": mean + half, "seeds": int(x.size)}
 
 
 def labels_to_target(

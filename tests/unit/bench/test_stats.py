@@ -18,7 +18,7 @@ def test_t_interval_known_samples():
 
 
 def test_t_interval_single_sample_has_no_width():
-    assert stats.t_interval([0.3]) == {"mean": 0.3, "lo": 0.3, "hi": 0.3, "n": 1}
+    assert stats.t_interval([0.3]) == {"mean": 0.3, "lo": 0.3, "hi": 0.3, "seeds": 1}
 
 
 def test_t_interval_covers_the_mean_95_percent():
