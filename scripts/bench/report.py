@@ -140,10 +140,11 @@ def figures(summary: dict, out: Path, targets) -> list[Path]:
             c = e["curves"][key]
             n = [p["n"] for p in c]
             ax.plot(n, [p["mean"] for p in c], marker="o", label=arm)
-            ax.fill_between(n, [max(p["lo"], 1e-6) for p in c], [p["hi"] for p in c],
-                            alpha=0.2)
+            # a t-interval can reach below 0 with few seeds; the band stops at mean/10
+            ax.fill_between(n, [max(p["lo"], p["mean"] / 10) for p in c],
+                            [p["hi"] for p in c], alpha=0.2)
         ax.set(xscale="log", yscale="log", xlabel="labels", ylabel="test F-MAE (eV/Å)",
-               title=key.split("@")[1])
+               title=key.split("@")[1], xticks=n, xticklabels=[str(v) for v in n])
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     paths = [out / "mae_vs_labels.png"]
