@@ -23,6 +23,10 @@ from tests.unit.mlff.frames import tiny_cfg
         ({"clip_grad": -1.0}, "mlff.clip_grad"),
         ({"default_dtype": "float16"}, "mlff.default_dtype"),
         ({"ema_decay": 1.0}, "mlff.ema_decay"),
+        ({"stage_two_energy_weight": -1.0}, "mlff.stage_two_energy_weight"),
+        ({"stage_two_forces_weight": -1.0}, "mlff.stage_two_forces_weight"),
+        ({"warn_energy_spread": -0.1}, "mlff.warn_energy_spread"),
+        ({"warn_energy_mae_ratio": 0.5}, "mlff.warn_energy_mae_ratio"),
     ],
 )
 def test_config_errors_name_the_key(kwargs, key):
@@ -52,6 +56,8 @@ def test_metrics_equal_numpy():
     f_pred, f_ref = rng.normal(size=(9, 3)), rng.normal(size=(9, 3))
     m = error_metrics(e_pred, e_ref, n, f_pred, f_ref)
     assert m["e_mae_per_atom"] == pytest.approx(np.abs((e_pred - e_ref) / n).mean())
+    assert m["e_rmse"] == pytest.approx(np.sqrt(((e_pred - e_ref) ** 2).mean()))
+    assert m["e_mae"] == pytest.approx(np.abs(e_pred - e_ref).mean())
     assert m["f_rmse"] == pytest.approx(np.sqrt(((f_pred - f_ref) ** 2).mean()))
     numbers = np.array([1, 1, 8, 1, 8, 6, 6, 1, 1])
     per = per_element_force_errors(numbers, f_pred, f_ref)
