@@ -122,3 +122,53 @@ def test_stage_two_weights_reach_the_loss(weights):
     assert float(
         Losses(cfg, torch.device("cpu"), torch.float64).plain.forces_weight
     ) == (cfg.forces_weight)
+
+
+@pytest.mark.slow
+def test_idg_and_al_run_leaves_no_energy_offset(xtb_frames, tmp_path):  # noqa: F811
+    """A real pax run (IDG + AL, xTB, ethanol): the exported models' energies."""
+    import json
+
+    import ase.io
+
+    from pax.mlff.predict import ModelFiles
+    from tests.integration.workflow_helpers import run_pax
+
+    run_dir = tmp_path / "run"
+    done = run_pax(
+        run_dir,
+        "system=ethanol",
+        "md.temperature_K=500",
+        "mlff.num_interactions=2",
+        "mlff.max_L=1",
+        "al.idg.min_initial_set_size=16",
+        "al.idg.max_initial_set_size=16",
+        "al.max_train_set_size=18",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = run_dir / "results"
+    models = ModelFiles(sorted((results / "models").glob("*.model")), "cpu")
+    train = ase.io.read(results / "train.extxyz", ":")
+    held = xtb_frames  # an independent 500 K GFN2-xTB trajectory
+    n_atoms = len(held[0])
+    ref_train = np.array([a.info["REF_energy"] for a in train])
+    ref_held = np.array([a.info["REF_energy"] for a in held])
+    pred_train = models.predict(train)["energies"]  # (K, N) eV
+    pred_held = models.predict(held)["energies"]
+    offsets = (ref_train[None] - pred_train).mean(1)  # one composition
+    maes = 1e3 * np.mean(np.abs(pred_held - ref_held), 1) / n_atoms  # meV/atom
+    fitted = 1e3 * np.mean(np.abs(pred_held + offsets[:, None] - ref_held), 1) / n_atoms
+    ensemble = 1e3 * np.mean(np.abs(pred_held.mean(0) - ref_held)) / n_atoms
+    ensemble_fitted = (
+        1e3
+        * np.mean(np.abs((pred_held + offsets[:, None]).mean(0) - ref_held))
+        / n_atoms
+    )
+    msg = f"ensemble {ensemble:.2f} (fit {ensemble_fitted:.2f}), members {maes} ({fitted})"
+    assert ensemble <= 3 * ensemble_fitted, msg
+    assert maes.max() <= 2 * maes.min(), msg
+    summary = json.loads((results / "summary.json").read_text())
+    energy = summary["energy"]
+    assert len(energy["valid_member_e_mae_meV_per_atom"]) == 2
+    assert energy["valid_e_spread_meV_per_atom"] >= 0
+    assert "energy_warning" in summary
