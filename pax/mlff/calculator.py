@@ -14,7 +14,8 @@ class EnsembleCalculator(Calculator):
     """Committee-mean energy and forces with the spread, named as MACECalculator does.
 
     Results: energy (eV), free_energy, forces (n, 3) eV/Å (committee mean),
-    energy_comm = energies (K,) eV, energy_var, forces_comm (K, n, 3) per-member
+    energy_comm = energies (K,) eV, energy_var, energy_std_per_atom (eV/atom, the
+    members' energy spread), forces_comm (K, n, 3) per-member
     forces (MACECalculator's convention; Ensemble.predict's forces_comm is the mean),
     forces_var (n, 3) variance, forces_std_max (eV/Å, largest per-atom force
     standard deviation norm); stress (6 Voigt, eV/Å^3) for periodic cells.
@@ -44,6 +45,9 @@ class EnsembleCalculator(Calculator):
             "energies": out["energies"][:, 0],
             "energy_comm": out["energies"][:, 0],
             "energy_var": float(out["energy_var"][0]),
+            "energy_std_per_atom": float(
+                np.sqrt(out["energy_var"][0]) / len(forces[0])
+            ),
             "forces_comm": forces,
             "forces_var": var,
             "forces_std_max": float(np.sqrt(var.sum(-1)).max()),

@@ -123,11 +123,11 @@ class MLFFConfig:
     stress_weight: float = 1.0
     """Loss weight of stresses or virials (periodic systems)."""
     stage_two_energy_weight: float = 1000.0
-    """Loss weight of energies in the convergence phase (mace-torch's stage two,
+    """Loss weight of energies in the convergence phase (mace-torch's stage two;
     its swa_energy_weight default)."""
-    stage_two_forces_weight: float = 100.0
-    """Loss weight of forces in the convergence phase (mace-torch's
-    swa_forces_weight default)."""
+    stage_two_forces_weight: float = 1000.0
+    """Loss weight of forces in the convergence phase (mace-torch's swa_forces_weight
+    is 100: with pax's weights that cost force accuracy, so forces keep theirs)."""
     warn_energy_spread: float = 0.005
     """Warn at the end of a run when the members' energy SD per atom, averaged
     over the validation set, exceeds this (eV/atom)."""

@@ -73,6 +73,7 @@ def test_no_constant_energy_offset_after_growing_training(xtb_frames, tmp_path):
 
 def test_refit_changes_energies_not_forces(xtb_frames, tmp_path):  # noqa: F811
     """The re-fit moves energies by counts @ delta, forces not at all."""
+    from pax.mlff.metrics import energy_spread_per_atom
     from pax.mlff.offsets import composition
 
     train, test = xtb_frames[:20], xtb_frames[40:]
@@ -104,6 +105,11 @@ def test_refit_changes_energies_not_forces(xtb_frames, tmp_path):  # noqa: F811
         loaded.predict(test)["energies"], after["energies"], atol=1e-10
     )
     assert loaded.offsets_fit_on == ens.offsets_fit_on
+    atoms = test[0].copy()
+    atoms.calc = loaded.calculator()
+    atoms.get_potential_energy()
+    spread = energy_spread_per_atom(after["energies"][:, :1], np.array([len(atoms)]))
+    assert atoms.calc.results["energy_std_per_atom"] == pytest.approx(spread[0])
 
 
 @pytest.mark.parametrize("weights", [(0.0, 1.0), (1.0, 0.0)])
