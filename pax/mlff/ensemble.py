@@ -264,7 +264,8 @@ class Ensemble:
 
         On each member's training set; forces do not change (pax.mlff.offsets).
         """
-        return refit_offsets(self, train_sets, members, models)
+        sets = split_sets(train_sets, len(self.members))
+        return refit_offsets(self, sets, members, models)
 
     def refit_if_grown(
         self, train_sets: TrainSets, members: Sequence[int] | None = None

@@ -86,16 +86,14 @@ def refit_offsets(
 
     Args:
         ens: the Ensemble (changed in place).
-        train_sets: per-member lists of labelled Atoms or one shared list.
+        train_sets: one list of labelled Atoms per member.
         members: indices to re-fit; None re-fits all.
         models: which of each member's models to re-fit.
 
     Returns:
         The corrections (n_elements,) eV added, per member and model, in order.
     """
-    from pax.mlff.ensemble import split_sets
-
-    sets = split_sets(train_sets, len(ens.members))
+    sets = train_sets
     chosen = range(len(ens.members)) if members is None else members
     size = ens.cfg.valid_batch_size
     deltas = []
