@@ -97,6 +97,8 @@ class ALConfig:
     """Threshold factor: threshold = (1 + c_x) * mean(recent uncertainties)."""
     desired_acc: float = 0.1
     """Stop when the validation force MAE (eV/Å) falls below this."""
+    desired_acc_energy: float = 0.0
+    """Also require validation energy MAE <= this (meV/atom) to stop; 0 disables."""
     valid_ratio: float = 0.1
     """Fraction of labels kept for validation."""
     num_trajectories: int = 8
@@ -159,6 +161,12 @@ class ALConfig:
             )
         if self.desired_acc <= 0:
             raise ConfigError("al.desired_acc", self.desired_acc, "must be > 0 (eV/Å)")
+        if self.desired_acc_energy < 0:
+            raise ConfigError(
+                "al.desired_acc_energy",
+                self.desired_acc_energy,
+                "must be >= 0 (meV/atom; 0 disables the energy target)",
+            )
         if not 0 < self.valid_ratio < 1:
             raise ConfigError("al.valid_ratio", self.valid_ratio, "must be in (0, 1)")
         for key in (

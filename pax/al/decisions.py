@@ -35,12 +35,30 @@ def al_stop(
     max_train_set_size: int,
     min_md_steps: int,
     max_md_steps: int,
+    valid_e_mae_mev: float | None = None,
+    desired_acc_energy_mev: float = 0.0,
 ) -> str | None:
-    """The reason AL stops now, or None to continue."""
-    if valid_f_mae is not None and valid_f_mae < desired_acc:
-        return (
+    """The reason AL stops now, or None to continue.
+
+    The accuracy stop needs the validation force MAE below desired_acc (eV/Å)
+    and, when desired_acc_energy_mev > 0, the validation energy MAE per atom
+    (meV/atom) at or below it as well.
+    """
+    forces_ok = valid_f_mae is not None and valid_f_mae < desired_acc
+    energy_on = desired_acc_energy_mev > 0
+    energy_ok = not energy_on or (
+        valid_e_mae_mev is not None and valid_e_mae_mev <= desired_acc_energy_mev
+    )
+    if forces_ok and energy_ok:
+        reason = (
             f"validation force MAE {valid_f_mae:.4f} < desired_acc {desired_acc} eV/Å"
         )
+        if energy_on:
+            reason += (
+                f" and energy MAE {valid_e_mae_mev:.2f} <= desired_acc_energy "
+                f"{desired_acc_energy_mev} meV/atom"
+            )
+        return reason
     if train_size >= max_train_set_size:
         return f"training set reached {train_size} >= max_train_set_size"
     if min_md_steps >= max_md_steps:

@@ -66,7 +66,8 @@ class ActiveLearning:
         self.fresh: set[str] = set()  # training labels whose epochs are still due
         self.deferred = False  # training waited one MD chunk after a submission
         self.epochs = 0
-        self.mae: float | None = None
+        self.mae: float | None = None  # validation force MAE, eV/Å
+        self.e_mae_mev: float | None = None  # validation energy MAE, meV/atom
         self.labels = 0
         state = ctx.load("al")
         if state:
@@ -92,6 +93,8 @@ class ActiveLearning:
                 self.al.max_train_set_size,
                 int(self.md.steps.min()),
                 self.al.max_MD_steps,
+                self.e_mae_mev,
+                self.al.desired_acc_energy,
             )
             if reason:
                 break
@@ -137,6 +140,7 @@ class ActiveLearning:
                 "event": "end",
                 "reason": reason,
                 "valid_f_mae": self.mae,
+                "valid_e_mae_mev_per_atom": self.e_mae_mev,
                 "labels": self.labels,
             },
         )
@@ -309,6 +313,7 @@ class ActiveLearning:
     def _evaluate(self) -> None:
         metrics = self.ctx.ensemble.evaluate(self.ctx.store.get("valid"))
         self.mae = float(metrics["mean"]["f_mae"])
+        self.e_mae_mev = 1000.0 * float(metrics["mean"]["e_mae_per_atom"])
 
     def _finish_in_flight(self) -> None:
         ctx = self.ctx
@@ -345,6 +350,7 @@ class ActiveLearning:
             "fresh": sorted(self.fresh),
             "epochs": self.epochs,
             "mae": self.mae,
+            "e_mae_mev": self.e_mae_mev,
             "labels": self.labels,
         }
 
@@ -357,3 +363,4 @@ class ActiveLearning:
         self.pending_epochs, self.epochs = state["pending_epochs"], state["epochs"]
         self.fresh = set(state.get("fresh", ()))  # absent in states of older pax
         self.mae, self.labels = state["mae"], state["labels"]
+        self.e_mae_mev = state.get("e_mae_mev")  # absent in states of older pax

@@ -68,3 +68,17 @@ def test_stop_rules():
     assert al_stop(0.1, 0.1, 10, 100, 0, 10) is None
     assert "max_train_set_size" in al_stop(None, 0.1, 100, 100, 0, 10)
     assert "max_MD_steps" in al_stop(None, 0.1, 10, 100, 10, 10)
+
+
+def test_energy_target_joins_the_accuracy_stop():
+    # off by default: forces alone decide
+    assert al_stop(0.09, 0.1, 10, 100, 0, 10, valid_e_mae_mev=50.0) is not None
+    # on: accurate forces with a large energy error go on
+    assert al_stop(0.09, 0.1, 10, 100, 0, 10, 50.0, 5.0) is None
+    assert al_stop(0.09, 0.1, 10, 100, 0, 10, None, 5.0) is None
+    reason = al_stop(0.09, 0.1, 10, 100, 0, 10, 4.0, 5.0)
+    assert "energy MAE 4.00 <= desired_acc_energy 5.0 meV/atom" in reason
+    # accurate energies never stop a run whose forces are not
+    assert al_stop(0.2, 0.1, 10, 100, 0, 10, 1.0, 5.0) is None
+    # the size limit still stops a run that misses the energy target
+    assert "max_train_set_size" in al_stop(0.09, 0.1, 100, 100, 0, 10, 50.0, 5.0)
