@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from pax.al.uncertainty import MEASURES
 from pax.dft.config import XTBMethod
 from pax.errors import ConfigError
 
@@ -93,6 +94,9 @@ class IDGConfig:
 class ALConfig:
     """Parallel active learning settings (names follow aims-PAX)."""
 
+    uncertainty: str = "max_atomic_sd"
+    """Uncertainty measure compared with the threshold: max_atomic_sd (aims-PAX,
+    eV/Å), mean_atomic_sd (eV/Å) or energy_sd_per_atom (eV/atom)."""
     c_x: float = 0.0
     """Threshold factor: threshold = (1 + c_x) * mean(recent uncertainties)."""
     desired_acc: float = 0.1
@@ -158,6 +162,11 @@ class ALConfig:
         if self.c_x <= -1:
             raise ConfigError(
                 "al.c_x", self.c_x, "must be > -1 (threshold must stay positive)"
+            )
+        if self.uncertainty not in MEASURES:
+            choices = ", ".join(MEASURES)
+            raise ConfigError(
+                "al.uncertainty", self.uncertainty, f"choose one of {choices}"
             )
         if self.desired_acc <= 0:
             raise ConfigError("al.desired_acc", self.desired_acc, "must be > 0 (eV/Å)")

@@ -152,7 +152,7 @@ class ActiveLearning:
         """Compare each running trajectory with its threshold; return labels sent."""
         ctx, al = self.ctx, self.al
         submitted = 0
-        unc = self.md.uncertainty()["max_atomic_sd"]
+        unc = self.md.uncertainty()[al.uncertainty]
         frozen = ctx.n_train() >= al.freeze_threshold_dataset
         if frozen and not self.threshold.frozen:
             self.threshold.freeze()

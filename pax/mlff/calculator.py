@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import torch
 from ase.calculators.calculator import Calculator, all_changes
+
+from pax.al.uncertainty import Committee, committee_uncertainty
 
 log = logging.getLogger(__name__)
 
@@ -14,11 +17,11 @@ class EnsembleCalculator(Calculator):
     """Committee-mean energy and forces with the spread, named as MACECalculator does.
 
     Results: energy (eV), free_energy, forces (n, 3) eV/Å (committee mean),
-    energy_comm = energies (K,) eV, energy_var, energy_std_per_atom (eV/atom, the
-    members' energy spread), forces_comm (K, n, 3) per-member
+    energy_comm = energies (K,) eV, energy_var, forces_comm (K, n, 3) per-member
     forces (MACECalculator's convention; Ensemble.predict's forces_comm is the mean),
-    forces_var (n, 3) variance, forces_std_max (eV/Å, largest per-atom force
-    standard deviation norm); stress (6 Voigt, eV/Å^3) for periodic cells.
+    forces_var (n, 3) variance; the uncertainty measures of pax.al.uncertainty
+    (max_atomic_sd, mean_atomic_sd in eV/Å, energy_sd_per_atom in eV/atom: the
+    same definitions as in AL); stress (6 Voigt, eV/Å^3) for periodic cells.
 
     Args:
         predictor: anything with predict(atoms_list, compute_stress) -> dict, such as
@@ -45,13 +48,18 @@ class EnsembleCalculator(Calculator):
             "energies": out["energies"][:, 0],
             "energy_comm": out["energies"][:, 0],
             "energy_var": float(out["energy_var"][0]),
-            "energy_std_per_atom": float(
-                np.sqrt(out["energy_var"][0]) / len(forces[0])
-            ),
             "forces_comm": forces,
             "forces_var": var,
-            "forces_std_max": float(np.sqrt(var.sum(-1)).max()),
         }
+        committee = Committee(
+            torch.from_numpy(forces),
+            torch.from_numpy(out["energies"][:, :1]),
+            torch.zeros(len(forces[0]), dtype=torch.int64),
+            1,
+        )
+        for name, value in committee_uncertainty(committee).items():
+            if value.shape == (1,):
+                self.results[name] = float(value[0])
         if periodic:
             s = out["stress"][0]  # (3, 3) eV/Å^3
             self.results["stress"] = np.array(

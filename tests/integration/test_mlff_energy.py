@@ -109,7 +109,7 @@ def test_refit_changes_energies_not_forces(xtb_frames, tmp_path):  # noqa: F811
     atoms.calc = loaded.calculator()
     atoms.get_potential_energy()
     spread = energy_spread_per_atom(after["energies"][:, :1], np.array([len(atoms)]))
-    assert atoms.calc.results["energy_std_per_atom"] == pytest.approx(spread[0])
+    assert atoms.calc.results["energy_sd_per_atom"] == pytest.approx(spread[0])
 
 
 @pytest.mark.parametrize("weights", [(0.0, 1.0), (1.0, 0.0)])

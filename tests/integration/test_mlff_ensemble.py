@@ -119,7 +119,11 @@ def test_export_loads_in_macecalculator(trained, split, tmp_path):
         assert atoms.get_potential_energy() == pytest.approx(out["energy"][i], abs=1e-5)
         atoms.calc = ours
         np.testing.assert_allclose(atoms.get_forces(), forces, atol=1e-5)
-        assert ours.results["forces_std_max"] > 0
+        dev = out["forces"][:, out["ptr"][i] : out["ptr"][i + 1]]
+        dev = dev - dev.mean(0, keepdims=True)  # (K, n, 3) eV/Å
+        atomic_sd = np.sqrt((dev**2).mean(axis=(0, 2)))
+        assert ours.results["max_atomic_sd"] == pytest.approx(atomic_sd.max())
+        assert ours.results["mean_atomic_sd"] == pytest.approx(atomic_sd.mean())
 
 
 def test_per_member_sets_and_converge(split):

@@ -17,6 +17,7 @@ def test_defaults_keep_the_old_constants():
         (lambda: ALConfig(stops_before_label=0), "al.stops_before_label"),
         (lambda: IDGConfig(max_failed_in_a_row=0), "al.idg.max_failed_in_a_row"),
         (lambda: ALConfig(desired_acc_energy=-1.0), "al.desired_acc_energy"),
+        (lambda: ALConfig(uncertainty="max_sd"), "al.uncertainty"),
     ],
 )
 def test_out_of_range_names_the_key(make, key):
