@@ -91,6 +91,31 @@ class IDGConfig:
 
 
 @dataclass
+class SanityConfig:
+    """The gate's limits (`al.sanity.*`); a limit of 0 disables its check."""
+
+    enabled: bool = False
+    """Check every AL geometry before it is labelled."""
+    fused_fraction: float = 0.5
+    """Atoms closer than this times the sum of their covalent radii are fused."""
+    bond_factor: float = 1.25
+    """Atoms within this times the sum of covalent radii are bonded; 0 disables
+    the bond-graph check (use 0 for reactive systems)."""
+    max_force: float = 20.0
+    """Largest predicted atomic force norm allowed, eV/Å."""
+    max_energy_per_atom: float = 1.0
+    """Largest predicted energy above the trajectory's start allowed, eV/atom."""
+
+    def __post_init__(self) -> None:
+        limits = ("fused_fraction", "bond_factor", "max_force", "max_energy_per_atom")
+        for key in limits:
+            if getattr(self, key) < 0:
+                raise ConfigError(
+                    f"al.sanity.{key}", getattr(self, key), "must be >= 0 (0 disables)"
+                )
+
+
+@dataclass
 class ALConfig:
     """Parallel active learning settings (names follow aims-PAX)."""
 
@@ -157,6 +182,8 @@ class ALConfig:
     """Upper limit of convergence epochs."""
     idg: IDGConfig = field(default_factory=IDGConfig)
     """Initial dataset generation."""
+    sanity: SanityConfig = field(default_factory=SanityConfig)
+    """Physical-sanity gate before each AL label (off: aims-PAX labels everything)."""
 
     def __post_init__(self) -> None:
         if self.c_x <= -1:

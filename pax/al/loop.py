@@ -18,6 +18,7 @@ from pax.al.decisions import al_stop
 from pax.al.labels import store_label
 from pax.al.records import log_sampling, train_logger
 from pax.al.replay import random_subset_sets
+from pax.al.sanity import unphysical
 from pax.al.threshold import Threshold
 
 log = logging.getLogger(__name__)
@@ -175,8 +176,7 @@ class ActiveLearning:
             )
             self.threshold.observe(key, u)
             if crossed and ctx.pool.in_flight < ctx.max_in_flight:
-                self._submit(int(i), u, thr)
-                submitted += 1
+                submitted += self._submit(int(i), u, thr)
             elif not crossed:
                 self.checkpoints[i] = self.md.atoms(int(i))
                 self.crashes[i] = 0
@@ -201,8 +201,7 @@ class ActiveLearning:
             stops = self.crashes[i] >= al.stops_before_label
             if stops and ctx.pool.in_flight < ctx.max_in_flight:
                 # The model fails here again and again: label the last good geometry.
-                self._submit(i, float("nan"), None, trigger="md_stopped")
-                submitted += 1
+                submitted += self._submit(i, float("nan"), None, trigger="md_stopped")
         return submitted
 
     def _submit(
@@ -211,7 +210,8 @@ class ActiveLearning:
         uncertainty: float,
         threshold: float | None,
         trigger: str = "uncertainty",
-    ) -> None:
+    ) -> int:
+        """Send trajectory i's geometry to the reference; 0 when the gate refused it."""
         atoms = self.md.atoms(i)
         frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
         frame.info["system"] = self.keys[i]
@@ -224,11 +224,36 @@ class ActiveLearning:
             "threshold": threshold,
             "trigger": trigger,
         }
+        predicted = self._sane_prediction(i, frame, tag)
+        if predicted is None:
+            return 0
         ticket = self.ctx.pool.submit(frame, tag)
-        self.predicted[ticket] = self.ctx.ensemble.predict([frame])["forces_comm"]
+        self.predicted[ticket] = predicted
         self.waiting[i] = ticket
         self.md.pause(i)
         self.quiet_steps[i] = 0
+        return 1
+
+    def _sane_prediction(self, i: int, frame: Atoms, tag: dict) -> np.ndarray | None:
+        """The ensemble's mean forces (n, 3) eV/Å on frame, None if the gate refuses.
+
+        A refused geometry is logged with its reason and trajectory i rolls back to
+        its checkpoint; nothing is labelled.
+        """
+        if not self.al.sanity.enabled:
+            return self.ctx.ensemble.predict([frame])["forces_comm"]
+        start = self.starts[i]
+        out = self.ctx.ensemble.predict([frame, start])
+        forces = out["forces_comm"][: len(frame)]  # (n, 3) eV/Å
+        energy, start_energy = (float(e) for e in out["energy"])  # eV
+        reason = unphysical(frame, start, self.al.sanity, forces, energy, start_energy)
+        if reason is None:
+            return forces
+        log.warning("trajectory %d: not labelled, rolled back (%s)", i, reason)
+        self.ctx.tracker.log("rejected", {**tag, "reason": reason})
+        self.md.reset(i, self.checkpoints[i].copy())
+        self.quiet_steps[i] = 0
+        return None
 
     def _arrived(self, done) -> None:
         ctx = self.ctx
