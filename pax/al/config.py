@@ -25,6 +25,13 @@ class Replay(str, Enum):
     random_subset = "random_subset"
 
 
+class ValidationSplit(str, Enum):
+    """How a label is chosen for validation."""
+
+    arrival = "arrival"
+    hash = "hash"
+
+
 class ConvergeWhich(str, Enum):
     """Which members are converged at the end."""
 
@@ -130,6 +137,12 @@ class ALConfig:
     """Also require validation energy MAE <= this (meV/atom) to stop; 0 disables."""
     valid_ratio: float = 0.1
     """Fraction of labels kept for validation."""
+    validation_split: ValidationSplit = ValidationSplit.arrival
+    """arrival: a label goes to validation while validation holds under valid_ratio
+    of all points (aims-PAX; depends on the order labels arrive); hash: by a hash
+    of its ticket with probability valid_ratio (stable under restarts and order)."""
+    min_valid_size: int = 1
+    """No accuracy stop (IDG or AL) before validation holds this many frames."""
     num_trajectories: int = 8
     """MD trajectories explored at once (geometries cycled over them)."""
     skip_step_mlff: int = 25
@@ -215,6 +228,7 @@ class ALConfig:
             "max_MD_steps",
             "train_subset_size",
             "stops_before_label",
+            "min_valid_size",
         ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"al.{key}", getattr(self, key), "must be >= 1")

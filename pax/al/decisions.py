@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+
 
 def goes_to_validation(n_train: int, n_valid: int, valid_ratio: float) -> bool:
     """True while validation holds under valid_ratio of all points (new one too)."""
     return n_valid < valid_ratio * (n_train + n_valid + 1)
+
+
+def valid_by_hash(ticket: str, valid_ratio: float) -> bool:
+    """True for a share valid_ratio of tickets, decided by the ticket alone.
+
+    The same label lands in the same split whatever the order in which labels
+    arrive and however often the run restarts.
+    """
+    digest = hashlib.sha256(f"pax-validation:{ticket}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") < valid_ratio * 2**64
+
+
+def enough_validation(
+    valid_f_mae: float | None, n_valid: int, min_valid: int
+) -> float | None:
+    """valid_f_mae when validation holds at least min_valid frames, else None."""
+    return valid_f_mae if n_valid >= min_valid else None
 
 
 def idg_stop(

@@ -6,7 +6,7 @@ import logging
 import time
 
 from pax.al.context import Context
-from pax.al.decisions import idg_stop
+from pax.al.decisions import enough_validation, idg_stop
 from pax.al.labels import store_label
 from pax.al.records import log_sampling, train_logger
 from pax.al.sampler import Sampler
@@ -59,7 +59,9 @@ class InitialDataset:
             for done in ctx.pool.completed():
                 new_labels += self._arrived(done)
             reason = idg_stop(
-                self.mae,
+                enough_validation(
+                    self.mae, ctx.store.size("valid"), ctx.cfg.al.min_valid_size
+                ),
                 self.target,
                 self._n_train(),
                 self.idg.max_initial_set_size,

@@ -14,7 +14,7 @@ import numpy as np
 from ase import Atoms
 
 from pax.al.context import Context
-from pax.al.decisions import al_stop
+from pax.al.decisions import al_stop, enough_validation
 from pax.al.labels import store_label
 from pax.al.records import log_sampling, train_logger
 from pax.al.replay import random_subset_sets
@@ -88,7 +88,9 @@ class ActiveLearning:
             for done in ctx.pool.completed():
                 self._arrived(done)
             reason = al_stop(
-                self.mae,
+                enough_validation(
+                    self.mae, ctx.store.size("valid"), self.al.min_valid_size
+                ),
                 self.al.desired_acc,
                 ctx.n_train(),
                 self.al.max_train_set_size,

@@ -18,6 +18,7 @@ def test_defaults_keep_the_old_constants():
         (lambda: IDGConfig(max_failed_in_a_row=0), "al.idg.max_failed_in_a_row"),
         (lambda: ALConfig(desired_acc_energy=-1.0), "al.desired_acc_energy"),
         (lambda: ALConfig(uncertainty="max_sd"), "al.uncertainty"),
+        (lambda: ALConfig(min_valid_size=0), "al.min_valid_size"),
     ],
 )
 def test_out_of_range_names_the_key(make, key):

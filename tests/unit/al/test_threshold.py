@@ -82,3 +82,23 @@ def test_energy_target_joins_the_accuracy_stop():
     assert al_stop(0.2, 0.1, 10, 100, 0, 10, 1.0, 5.0) is None
     # the size limit still stops a run that misses the energy target
     assert "max_train_set_size" in al_stop(0.09, 0.1, 100, 100, 0, 10, 50.0, 5.0)
+
+
+def test_validation_by_hash_is_a_share_of_tickets_and_order_free():
+    from pax.al.decisions import valid_by_hash
+
+    tickets = [f"{i:06d}" for i in range(20000)]
+    chosen = {t for t in tickets if valid_by_hash(t, 0.1)}
+    # binomial(20000, 0.1): SD 42; 5 SD either side
+    assert abs(len(chosen) - 2000) < 5 * 42
+    shuffled = sorted(tickets, key=lambda t: t[::-1])  # another arrival order
+    assert {t for t in shuffled if valid_by_hash(t, 0.1)} == chosen
+    assert not any(valid_by_hash(t, 0.0) for t in tickets[:100])
+
+
+def test_no_accuracy_stop_before_enough_validation():
+    from pax.al.decisions import enough_validation
+
+    assert enough_validation(0.05, 2, 3) is None
+    assert enough_validation(0.05, 3, 3) == 0.05
+    assert al_stop(enough_validation(0.05, 2, 3), 0.1, 10, 100, 0, 10) is None
