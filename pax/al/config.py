@@ -133,6 +133,10 @@ class ALConfig:
     """Threshold factor: threshold = (1 + c_x) * mean(recent uncertainties)."""
     desired_acc: float = 0.1
     """Stop when the validation force MAE (eV/Å) falls below this."""
+    prospective_window: int = 0
+    """When > 0, the accuracy stop also needs the prospective force MAE (eV/Å) below
+    desired_acc: the mean, over the last this many AL labels, of each label's force
+    MAE predicted before the ensemble trained on it. 0 disables (aims-PAX)."""
     desired_acc_energy: float = 0.0
     """Also require validation energy MAE <= this (meV/atom) to stop; 0 disables."""
     valid_ratio: float = 0.1
@@ -210,6 +214,10 @@ class ALConfig:
             )
         if self.desired_acc <= 0:
             raise ConfigError("al.desired_acc", self.desired_acc, "must be > 0 (eV/Å)")
+        if self.prospective_window < 0:
+            raise ConfigError(
+                "al.prospective_window", self.prospective_window, "must be >= 0"
+            )
         if self.desired_acc_energy < 0:
             raise ConfigError(
                 "al.desired_acc_energy",

@@ -56,22 +56,30 @@ def al_stop(
     max_md_steps: int,
     valid_e_mae_mev: float | None = None,
     desired_acc_energy_mev: float = 0.0,
+    prospective_f_mae: float | None = None,
+    prospective_on: bool = False,
 ) -> str | None:
     """The reason AL stops now, or None to continue.
 
-    The accuracy stop needs the validation force MAE below desired_acc (eV/Å)
-    and, when desired_acc_energy_mev > 0, the validation energy MAE per atom
-    (meV/atom) at or below it as well.
+    The accuracy stop needs the validation force MAE below desired_acc (eV/Å);
+    when prospective_on, also the prospective force MAE (new labels' errors
+    before training on them); when desired_acc_energy_mev > 0, also the
+    validation energy MAE per atom (meV/atom) at or below it.
     """
     forces_ok = valid_f_mae is not None and valid_f_mae < desired_acc
+    prospective_ok = not prospective_on or (
+        prospective_f_mae is not None and prospective_f_mae < desired_acc
+    )
     energy_on = desired_acc_energy_mev > 0
     energy_ok = not energy_on or (
         valid_e_mae_mev is not None and valid_e_mae_mev <= desired_acc_energy_mev
     )
-    if forces_ok and energy_ok:
+    if forces_ok and prospective_ok and energy_ok:
         reason = (
             f"validation force MAE {valid_f_mae:.4f} < desired_acc {desired_acc} eV/Å"
         )
+        if prospective_on:
+            reason += f" and prospective force MAE {prospective_f_mae:.4f}"
         if energy_on:
             reason += (
                 f" and energy MAE {valid_e_mae_mev:.2f} <= desired_acc_energy "

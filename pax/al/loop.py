@@ -16,7 +16,7 @@ from ase import Atoms
 from pax.al.context import Context
 from pax.al.decisions import al_stop, enough_validation
 from pax.al.labels import store_label
-from pax.al.records import log_sampling, train_logger
+from pax.al.records import log_calibration, log_sampling, train_logger
 from pax.al.replay import random_subset_sets
 from pax.al.sanity import unphysical
 from pax.al.threshold import Threshold
@@ -69,6 +69,7 @@ class ActiveLearning:
         self.epochs = 0
         self.mae: float | None = None  # validation force MAE, eV/Å
         self.e_mae_mev: float | None = None  # validation energy MAE, meV/atom
+        self.prospective: list[float] = []  # force MAE of each AL label before training
         self.labels = 0
         state = ctx.load("al")
         if state:
@@ -98,6 +99,8 @@ class ActiveLearning:
                 self.al.max_MD_steps,
                 self.e_mae_mev,
                 self.al.desired_acc_energy,
+                self._prospective_mae(),
+                self.al.prospective_window > 0,
             )
             if reason:
                 break
@@ -144,6 +147,7 @@ class ActiveLearning:
                 "reason": reason,
                 "valid_f_mae": self.mae,
                 "valid_e_mae_mev_per_atom": self.e_mae_mev,
+                "prospective_f_mae": self._prospective_mae(),
                 "labels": self.labels,
             },
         )
@@ -283,25 +287,10 @@ class ActiveLearning:
             self.md.resume(traj)
         log_sampling(ctx, done, split)
         predicted = self.predicted.pop(done.ticket, None)
-        if (
-            done.result.ok
-            and predicted is not None
-            and done.tag.get("trigger", "uncertainty") == "uncertainty"
-        ):
-            err = np.linalg.norm(
-                predicted - done.result.forces, axis=1
-            )  # (n_atoms,) eV/Å
-            ctx.tracker.log(
-                "calibration",
-                {
-                    "phase": "al",
-                    "traj": traj,
-                    "system": done.tag.get("system"),
-                    "predicted_uncertainty": done.tag.get("uncertainty"),
-                    "force_error_max": float(err.max()),
-                    "force_error_mean": float(err.mean()),
-                },
-            )
+        if done.tag.get("trigger", "uncertainty") == "uncertainty":
+            prospective = log_calibration(ctx, done, predicted)
+            if prospective is not None:
+                self.prospective.append(prospective)
 
     def _resume_orphans(self) -> None:
         """Resume trajectories that wait for a label the pool no longer knows."""
@@ -342,6 +331,13 @@ class ActiveLearning:
         self.mae = float(metrics["mean"]["f_mae"])
         self.e_mae_mev = 1000.0 * float(metrics["mean"]["e_mae_per_atom"])
 
+    def _prospective_mae(self) -> float | None:
+        """Mean prospective force MAE of the last al.prospective_window labels."""
+        window = self.al.prospective_window
+        if window < 1 or len(self.prospective) < window:
+            return None
+        return float(np.mean(self.prospective[-window:]))
+
     def _finish_in_flight(self) -> None:
         ctx = self.ctx
         if ctx.pool.in_flight:
@@ -378,6 +374,7 @@ class ActiveLearning:
             "epochs": self.epochs,
             "mae": self.mae,
             "e_mae_mev": self.e_mae_mev,
+            "prospective": list(self.prospective),
             "labels": self.labels,
         }
 
@@ -391,3 +388,4 @@ class ActiveLearning:
         self.fresh = set(state.get("fresh", ()))  # absent in states of older pax
         self.mae, self.labels = state["mae"], state["labels"]
         self.e_mae_mev = state.get("e_mae_mev")  # absent in states of older pax
+        self.prospective = list(state.get("prospective", ()))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from pax.al.context import Context
 
 
@@ -43,6 +45,38 @@ def log_sampling(ctx: Context, done, split: str | None) -> bool:
         },
     )
     return True
+
+
+def log_calibration(ctx: Context, done, predicted: np.ndarray | None) -> float | None:
+    """Log the "calibration" record of one AL label; return its prospective F-MAE.
+
+    Args:
+        ctx: the run.
+        done: the finished label.
+        predicted: (n_atoms, 3) the ensemble's mean forces at submission, eV/Å
+            (before it trained on this label); None when unknown.
+
+    Returns:
+        The label's force MAE (eV/Å) predicted before training on it, or None.
+    """
+    if not done.result.ok or predicted is None:
+        return None
+    diff = predicted - done.result.forces  # (n_atoms, 3) eV/Å
+    err = np.linalg.norm(diff, axis=1)  # (n_atoms,) eV/Å
+    prospective = float(np.abs(diff).mean())
+    ctx.tracker.log(
+        "calibration",
+        {
+            "phase": "al",
+            "traj": done.tag.get("traj"),
+            "system": done.tag.get("system"),
+            "predicted_uncertainty": done.tag.get("uncertainty"),
+            "force_error_max": float(err.max()),
+            "force_error_mean": float(err.mean()),
+            "prospective_f_mae": prospective,
+        },
+    )
+    return prospective
 
 
 def train_logger(ctx: Context, phase: str) -> Callable[[dict], None]:

@@ -19,6 +19,7 @@ def test_defaults_keep_the_old_constants():
         (lambda: ALConfig(desired_acc_energy=-1.0), "al.desired_acc_energy"),
         (lambda: ALConfig(uncertainty="max_sd"), "al.uncertainty"),
         (lambda: ALConfig(min_valid_size=0), "al.min_valid_size"),
+        (lambda: ALConfig(prospective_window=-1), "al.prospective_window"),
     ],
 )
 def test_out_of_range_names_the_key(make, key):

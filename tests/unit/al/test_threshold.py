@@ -102,3 +102,13 @@ def test_no_accuracy_stop_before_enough_validation():
     assert enough_validation(0.05, 2, 3) is None
     assert enough_validation(0.05, 3, 3) == 0.05
     assert al_stop(enough_validation(0.05, 2, 3), 0.1, 10, 100, 0, 10) is None
+
+
+def test_prospective_error_must_agree_with_validation():
+    # validation says accurate, the new labels' errors before training do not
+    assert al_stop(0.05, 0.1, 10, 100, 0, 10, None, 0.0, 0.3, True) is None
+    assert al_stop(0.05, 0.1, 10, 100, 0, 10, None, 0.0, None, True) is None
+    reason = al_stop(0.05, 0.1, 10, 100, 0, 10, None, 0.0, 0.08, True)
+    assert "prospective force MAE 0.0800" in reason
+    # off: validation alone decides, as in aims-PAX
+    assert al_stop(0.05, 0.1, 10, 100, 0, 10, None, 0.0, 0.3, False) is not None
