@@ -1,4 +1,8 @@
-"""Command-line entry points; the only module that sees Hydra's DictConfig."""
+"""Command-line entry points; the only module that sees Hydra's DictConfig.
+
+Hydra composes the config and runs the jobs; this module turns the composed
+DictConfig into PaxConfig dataclasses and reports user errors as one line.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,49 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from pax.config import register_configs, resolved_yaml, to_run_config
-from pax.errors import PaxError
+from pax.config import PaxConfig, register_configs
+from pax.errors import ConfigError, PaxError
 from pax.paths import CONF_DIR
 
 log = logging.getLogger(__name__)
 
 register_configs()
+
+T = TypeVar("T")
+
+_USER_FULL_ERROR = "PAX_USER_HYDRA_FULL_ERROR"
+"""HYDRA_FULL_ERROR as the user set it, before pax set it (jobs inherit both)."""
+
+
+def to_run_config(cfg: DictConfig) -> PaxConfig:
+    """Build the validated dataclasses; ConfigError names the bad key."""
+    try:
+        obj = OmegaConf.to_object(cfg)
+    except ConfigError:
+        raise
+    except Exception as exc:  # OmegaConf wraps errors raised in __post_init__
+        cause = exc.__cause__ or exc.__context__
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise cause from None
+        raise
+    return obj
+
+
+def resolved_yaml(cfg: DictConfig) -> str:
+    """The resolved config as YAML, with secrets dropped."""
+    text = OmegaConf.to_yaml(cfg, resolve=True)
+    key = os.environ.get("WANDB_API_KEY")
+    return text.replace(key, "***") if key else text
 
 
 def one_line_error(exc: BaseException) -> str | None:
@@ -58,26 +92,32 @@ def one_line_error(exc: BaseException) -> str | None:
     return None
 
 
-def _run_and_report(func):
-    """Replacement for Hydra's reporter: user errors as one line, exit code 2."""
+def _traceback_wanted() -> bool:
+    """Whether the user set HYDRA_FULL_ERROR=1: tracebacks instead of one line."""
+    return os.environ.get(_USER_FULL_ERROR, os.environ.get("HYDRA_FULL_ERROR")) == "1"
+
+
+def _exit_on_user_error(func: Callable[[], T]) -> T:
+    """Run func; a user error ends as one line on stderr and exit code 2."""
     try:
         return func()
     except Exception as exc:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        message = one_line_error(exc)
+        message = None if _traceback_wanted() else one_line_error(exc)
         if message is None:
             raise
         sys.stderr.write(f"pax: error: {message}\n")
         sys.exit(2)
 
 
-def _install_reporter() -> None:
-    # Hydra prints multi-line reports for composition errors; pax promises one
-    # line that names the key. _run_hydra looks this global up at call time.
-    import hydra._internal.utils as hydra_utils
+def _run_hydra(hydra_main: Callable[[], object]) -> None:
+    """Run a Hydra entry point with pax's one-line errors.
 
-    hydra_utils.run_and_report = _run_and_report
+    Hydra prints its own multi-line report of an error unless HYDRA_FULL_ERROR=1,
+    in which case it re-raises: pax sets it and reports errors itself.
+    """
+    os.environ.setdefault(_USER_FULL_ERROR, os.environ.get("HYDRA_FULL_ERROR", ""))
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    _exit_on_user_error(hydra_main)
 
 
 def _terminate(signum, frame) -> None:
@@ -85,21 +125,16 @@ def _terminate(signum, frame) -> None:
 
 
 def _job(cfg: DictConfig, stage: str) -> float | None:
-    # User errors leave as SystemExit, which Hydra's job runner does not wrap
-    # in its own multi-line report.
+    # User errors leave as SystemExit, which Hydra's job runner does not catch:
+    # a sweep stops at its first bad job, and a Slurm job's log says why in a line.
     # SIGTERM (scancel, kill) unwinds like Ctrl-C, so the reference pool closes
     # its Parsl workers and Slurm blocks; finished labels are in the ledger.
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        return _run_job(cfg, stage)
+        return _exit_on_user_error(lambda: _run_job(cfg, stage))
     except KeyboardInterrupt:
         sys.stderr.write("pax: interrupted; rerun the same command to resume\n")
         sys.exit(130)
-    except PaxError as exc:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        sys.stderr.write(f"pax: error: {exc}\n")
-        sys.exit(2)
 
 
 def _run_job(cfg: DictConfig, stage: str) -> float | None:
@@ -146,41 +181,28 @@ def main() -> None:
 
         print(version_line())
         return
-    _install_reporter()
-    _main_all()
+    _run_hydra(_main_all)
 
 
 def main_idg() -> None:
     """`pax-idg`: initial dataset generation only."""
-    _install_reporter()
-    _main_idg()
+    _run_hydra(_main_idg)
 
 
 def main_al() -> None:
     """`pax-al`: active learning from a finished IDG in the same run directory."""
-    _install_reporter()
-    _main_al()
-
-
-def _plain_main(func) -> None:
-    try:
-        func()
-    except PaxError as exc:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        sys.stderr.write(f"pax: error: {exc}\n")
-        sys.exit(2)
+    _run_hydra(_main_al)
 
 
 def main_eval() -> None:
     """`pax-eval MODEL_OR_RUN_DIR TEST.extxyz`: errors and parity plots."""
     from pax.mlff.evaluate import main as eval_main
 
-    _plain_main(eval_main)
+    _exit_on_user_error(eval_main)
 
 
 def main_compare() -> None:
     """`pax-compare DIR...`: compare runs or sweeps from their metrics files."""
-    from pax.compare import main as compare_main
+    from pax.tracking.compare import main as compare_main
 
-    _plain_main(compare_main)
+    _exit_on_user_error(compare_main)

@@ -1,26 +1,22 @@
-"""Root config schema, the ConfigStore registry and DictConfig -> dataclasses."""
+"""Root config schema and its registration in Hydra's ConfigStore.
+
+The command line (pax/cli.py) turns the composed DictConfig into PaxConfig.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, OmegaConf
 
 from pax.al.config import ALConfig
 from pax.cluster.config import ClusterConfig, LocalClusterConfig, SlurmClusterConfig
-from pax.dft.config import (
-    AimsConfig,
-    DFTConfig,
-    EMTConfig,
-    PySCFConfig,
-    TeacherConfig,
-    XTBConfig,
-)
+from pax.dft import METHODS
+from pax.dft.config import DFTConfig
 from pax.errors import ConfigError
 from pax.md.config import MDConfig
 from pax.mlff.config import MLFFConfig
@@ -108,13 +104,13 @@ class PaxConfig:
             raise ConfigError(
                 "dft",
                 type(self.dft).__name__,
-                "pick a preset: dft=xtb|pyscf|aims|teacher|emt",
+                f"pick a preset: dft={'|'.join(METHODS)}",
             )
         if not isinstance(self.cluster, ClusterConfig):
             raise ConfigError(
                 "cluster",
                 type(self.cluster).__name__,
-                "pick a preset: cluster=local|slurm",
+                f"pick a preset: cluster={'|'.join(CLUSTER_SCHEMAS)}",
             )
         if self.dft.charge is None:
             self.dft.charge = self.system.charge
@@ -131,9 +127,6 @@ class PaxConfig:
                 )
 
 
-DFT_SCHEMAS = {
-    c.kind: c for c in (XTBConfig, PySCFConfig, AimsConfig, TeacherConfig, EMTConfig)
-}
 CLUSTER_SCHEMAS = {c.kind: c for c in (LocalClusterConfig, SlurmClusterConfig)}
 
 
@@ -147,8 +140,8 @@ def register_configs() -> None:
     cs.store(group="mlff", name="mlff_schema", node=MLFFConfig)
     cs.store(group="md", name="md_schema", node=MDConfig)
     cs.store(group="al", name="al_schema", node=ALConfig)
-    for kind, schema in DFT_SCHEMAS.items():
-        cs.store(group="dft", name=f"{kind}_schema", node=schema)
+    for kind, method in METHODS.items():
+        cs.store(group="dft", name=f"{kind}_schema", node=method.schema)
     for kind, schema in CLUSTER_SCHEMAS.items():
         cs.store(group="cluster", name=f"{kind}_schema", node=schema)
     register_resolvers()
@@ -164,29 +157,6 @@ def dirname_from_overrides(override_dirname: str) -> str:
     """A run directory name from Hydra's override_dirname ('default' when empty)."""
     name = re.sub(r"[^A-Za-z0-9_.,=+\-]", "_", override_dirname or "")
     return name[:200] or "default"
-
-
-def to_run_config(cfg: DictConfig) -> PaxConfig:
-    """Build the validated dataclasses; ConfigError names the bad key."""
-    try:
-        obj = OmegaConf.to_object(cfg)
-    except ConfigError:
-        raise
-    except Exception as exc:  # OmegaConf wraps errors raised in __post_init__
-        cause = exc.__cause__ or exc.__context__
-        while cause is not None and not isinstance(cause, ConfigError):
-            cause = cause.__cause__ or cause.__context__
-        if cause is not None:
-            raise cause from None
-        raise
-    return obj
-
-
-def resolved_yaml(cfg: DictConfig) -> str:
-    """The resolved config as YAML, with secrets dropped."""
-    text = OmegaConf.to_yaml(cfg, resolve=True)
-    key = os.environ.get("WANDB_API_KEY")
-    return text.replace(key, "***") if key else text
 
 
 def as_dict(obj: Any) -> dict:

@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from ase.data import chemical_symbols
 
 from pax.config import PaxConfig
+from pax.dft.xtb import XTBConfig
 from pax.errors import ConfigError
 from pax.system.geometry import load_systems
-
-XTB_MAX_Z = 86
-"""GFN1- and GFN2-xTB have parameters for H..Rn."""
 
 
 @dataclass
@@ -40,21 +38,17 @@ def main_process_threads(cfg: PaxConfig) -> int:
 
 
 def check_elements(cfg: PaxConfig, numbers: set[int]) -> None:
-    """Refuse elements the reference (EMT, xTB) or the xTB sampler cannot treat.
+    """Refuse elements the reference method or the xTB sampler has no parameters for.
 
     Raises:
         ConfigError: naming `dft` or `al.idg.sampler` and the unknown elements.
     """
-    checks = []
-    if cfg.dft.kind == "emt":
-        from ase.calculators.emt import parameters
-
-        checks.append(("dft", "emt", {chemical_symbols.index(s) for s in parameters}))
-    elif cfg.dft.kind == "xtb":
-        checks.append(("dft", "xtb", set(range(1, XTB_MAX_Z + 1))))
+    checks = [("dft", cfg.dft.kind, cfg.dft.elements())]
     if cfg.al.idg.sampler.value == "xtb":
-        checks.append(("al.idg.sampler", "xtb", set(range(1, XTB_MAX_Z + 1))))
+        checks.append(("al.idg.sampler", "xtb", XTBConfig.elements()))
     for key, value, known in checks:
+        if known is None:
+            continue
         unknown = sorted(numbers - known)
         if unknown:
             names = ", ".join(chemical_symbols[z] for z in unknown)

@@ -29,7 +29,7 @@ def compose(overrides=(), config_name="config"):
 
 def build(overrides=()):
     """Validated PaxConfig dataclasses for these overrides."""
-    from pax.config import to_run_config
+    from pax.cli import to_run_config
 
     return to_run_config(compose(overrides))
 

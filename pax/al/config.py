@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from pax.al.uncertainty import MEASURES
-from pax.dft.config import XTBMethod
+from pax.dft.xtb import XTBMethod
 from pax.errors import ConfigError
 
 

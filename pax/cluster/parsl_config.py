@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,9 +15,8 @@ from parsl.launchers import SingleNodeLauncher, SrunLauncher
 from parsl.providers import LocalProvider, SlurmProvider
 
 from pax.cluster.config import ClusterConfig, LocalClusterConfig, SlurmClusterConfig
+from pax.cluster.slurm import slurm_partitions
 from pax.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 
 class PollingSlurmProvider(SlurmProvider):
@@ -242,21 +239,3 @@ def check_slurm(cfg: SlurmClusterConfig) -> None:
             cfg.partition,
             f"Slurm has no such partition (known: {', '.join(sorted(known))})",
         )
-
-
-def slurm_partitions(timeout_s: float) -> set[str] | None:
-    """Names of the partitions Slurm reports, or None when sinfo cannot tell."""
-    try:
-        out = subprocess.run(
-            ["sinfo", "-h", "-o", "%R"],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.warning(
-            "could not list Slurm partitions (%s); not checking cluster.partition", exc
-        )
-        return None
-    return {line.strip() for line in out.splitlines() if line.strip()}

@@ -23,13 +23,9 @@ from pax.cluster.ledger import (
     geometry_hash,
     labelled_from_dict,
 )
-from pax.cluster.parsl_config import (
-    kill_leftovers,
-    local_workers,
-    make_parsl_config,
-    run_label,
-)
-from pax.cluster.slurm import cancel_jobs_of_run, job_states
+from pax.cluster.monitor import WorkerMonitor
+from pax.cluster.parsl_config import kill_leftovers, make_parsl_config, run_label
+from pax.cluster.slurm import cancel_jobs_of_run
 from pax.cluster.task import label_on_worker
 from pax.dft.labelled import Labelled
 from pax.errors import PaxError
@@ -77,29 +73,20 @@ class ReferencePool:
         self.dft_cfg = dft_cfg
         self.run_dir = Path(run_dir).resolve()
         self.label = run_label(self.run_dir)
-        if isinstance(cluster_cfg, SlurmClusterConfig):
-            per_block = cluster_cfg.nodes_per_block * cluster_cfg.workers_per_node
-            self._planned = max(cluster_cfg.init_blocks, 1) * per_block
-        else:
-            self._planned = local_workers(cluster_cfg)
+        self.monitor = WorkerMonitor(
+            cluster_cfg, self.run_dir, self.label, waiting=lambda: self.in_flight
+        )
         self._lock = threading.Condition()
         self._flights: dict[str, _Flight] = {}
         self._inflight_by_hash: dict[str, str] = {}
         self._done: list[Completed] = []
         self._recovered: list[Completed] = []
-        self._busy_s = 0.0
-        self._available_s = 0.0
-        self._connected = 0
-        self._t_sample = 0.0
         self._ledger: Ledger | None = None
         self._dfk: DataFlowKernel | None = None
         self._done_by_hash: dict[str, tuple[str, Labelled]] = {}
         self._next = 0
         self._closing = False
         self._fatal: PaxError | None = None
-        self._stop_monitor = threading.Event()
-        self._starved_since: float | None = None
-        self._last_warning = 0.0
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> ReferencePool:
@@ -139,10 +126,7 @@ class ReferencePool:
         self._app = python_app(
             label_on_worker, data_flow_kernel=self._dfk, executors=[self.label]
         )
-        self._t_sample = time.monotonic()
-        threading.Thread(
-            target=self._monitor, name="pax-pool-workers", daemon=True
-        ).start()
+        self.monitor.start(self._dfk.executors[self.label])
         unfinished = [e for e in entries if e.state == "submitted"]
         for entry in unfinished:
             self._ledger.append({"event": "resubmitted", "ticket": entry.ticket})
@@ -163,7 +147,7 @@ class ReferencePool:
         Safe to call twice and after a failed open().
         """
         self._closing = True
-        self._stop_monitor.set()
+        self.monitor.stop()
         try:
             if self._dfk is not None:
                 self._dfk.cleanup()
@@ -246,14 +230,14 @@ class ReferencePool:
             self._ledger.finished(ticket, result)
         except (OSError, ValueError) as exc:
             log.error("could not record ticket %s in the ledger: %s", ticket, exc)
+        start, end = result.info.get("worker_start"), result.info.get("worker_end")
+        if start is not None and end is not None:
+            self.monitor.add_busy(end - start)
         with self._lock:
             flight = self._flights.pop(ticket)
             self._inflight_by_hash.pop(flight.hash, None)
             if result.ok:
                 self._done_by_hash.setdefault(flight.hash, (ticket, result))
-            start, end = result.info.get("worker_start"), result.info.get("worker_end")
-            if start is not None and end is not None:
-                self._busy_s += end - start
             for tag, atoms in [(flight.tag, flight.atoms), *flight.waiters]:
                 self._done.append(Completed(ticket, tag, atoms, result))
             self._lock.notify_all()
@@ -311,82 +295,21 @@ class ReferencePool:
     @property
     def workers(self) -> int:
         """Reference workers connected now, or planned while none are (count)."""
-        with self._lock:
-            connected = self._connected
-        return connected or self._planned
+        return self.monitor.workers
 
     @property
     def connected_workers(self) -> int:
         """Workers connected to Parsl at the last check (checked every second or so)."""
-        with self._lock:
-            return self._connected
+        return self.monitor.connected
 
     @property
     def busy_s(self) -> float:
         """Worker-seconds spent in calculations finished since the pool opened."""
-        with self._lock:
-            return self._busy_s
+        return self.monitor.busy_s
 
     def utilisation(self) -> float:
         """Busy worker-seconds over connected worker-seconds since the pool opened."""
-        with self._lock:
-            now = time.monotonic()
-            available = self._available_s + self._connected * (now - self._t_sample)
-            busy = self._busy_s
-        if available <= 0 and busy > 0:
-            # work finished before the monitor's first count: assume the planned workers
-            available = max(1, self.workers) * (now - self._t_sample)
-        return min(1.0, busy / available) if available > 0 else 0.0
-
-    def _monitor(self) -> None:
-        """Count the connected workers and integrate them over time."""
-        period = min(1.0, float(getattr(self.cluster_cfg, "poll_interval_s", 1)))
-        while not self._stop_monitor.wait(period):
-            dfk = self._dfk
-            if dfk is None:
-                return
-            try:
-                managers = dfk.executors[self.label].connected_managers()
-                count = sum(
-                    m["worker_count"] for m in managers if m.get("active", True)
-                )
-            except Exception as exc:  # noqa: BLE001 - interchange busy or shutting down
-                log.debug("could not count connected workers: %s", exc)
-                continue
-            now = time.monotonic()
-            with self._lock:
-                self._available_s += self._connected * (now - self._t_sample)
-                self._connected, self._t_sample = count, now
-                waiting = len(self._flights)
-            self._watch_starvation(count, waiting, now)
-
-    def _watch_starvation(self, connected: int, waiting: int, now: float) -> None:
-        """Warn, every no_worker_warning_s, while labels wait and no worker is there."""
-        limit = self.cluster_cfg.no_worker_warning_s
-        if connected or not waiting or limit <= 0:
-            self._starved_since = None
-            return
-        if self._starved_since is None:
-            self._starved_since = self._last_warning = now
-            return
-        if now - self._last_warning < limit:
-            return
-        self._last_warning = now
-        where = f"worker logs under {self.run_dir / 'parsl'}"
-        if self._is_slurm:
-            jobs = job_states(self.label, self.cluster_cfg.cmd_timeout_s)
-            where = (
-                "Slurm jobs of this run: "
-                + ", ".join(f"{j} {state} ({reason})" for j, state, reason in jobs)
-                if jobs
-                else "no Slurm job of this run is queued"
-            ) + f"; {where}"
-        log.warning(
-            "%d reference label(s) waited %.0f s with no worker connected; %s",
-            waiting,
-            now - self._starved_since,
-            where,
-        )
+        return self.monitor.utilisation()
 
     def _raise_fatal(self) -> None:
         if self._fatal is not None:

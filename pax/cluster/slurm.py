@@ -1,4 +1,4 @@
-"""The Slurm jobs of a run (found by the executor label in their names)."""
+"""What Slurm says: its partitions, and the jobs of a run (named by its label)."""
 
 from __future__ import annotations
 
@@ -57,3 +57,21 @@ def cancel_jobs_of_run(label: str, timeout_s: float = 30) -> list[str]:
         except (OSError, subprocess.SubprocessError) as exc:
             log.error("scancel %s failed: %s", " ".join(ids), exc)
     return ids
+
+
+def slurm_partitions(timeout_s: float) -> set[str] | None:
+    """Names of the partitions Slurm reports, or None when sinfo cannot tell."""
+    try:
+        out = subprocess.run(
+            ["sinfo", "-h", "-o", "%R"],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning(
+            "could not list Slurm partitions (%s); not checking cluster.partition", exc
+        )
+        return None
+    return {line.strip() for line in out.splitlines() if line.strip()}

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from ase import Atoms
 
-from pax.dft.aims_io import OUTPUT_NAME, read_output, write_inputs
-from pax.dft.config import AimsConfig
+from pax.dft.aims_io import OUTPUT_NAME, AimsConfig, read_output, write_inputs
 from pax.dft.labelled import Labelled, finish
 
 log = logging.getLogger(__name__)

@@ -1,16 +1,87 @@
-"""FHI-aims files through ASE's Aims calculator: control.in, geometry.in, aims.out."""
+"""FHI-aims settings (dft=aims) and the files they become, through ASE's Aims.
+
+control.in and geometry.in are written, aims.out is read.
+"""
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+from typing import ClassVar
 
 from ase import Atoms
 
-from pax.dft.config import AimsConfig, AimsDispersion
+from pax.dft.config import DFTConfig
+from pax.errors import ConfigError
 
 OUTPUT_NAME = "aims.out"
 """The file launch_str must write FHI-aims' standard output to."""
+
+
+class AimsDispersion(str, Enum):
+    """Dispersion keywords of FHI-aims."""
+
+    none = "none"
+    many_body_dispersion = "many_body_dispersion"
+    vdw_correction_hirshfeld = "vdw_correction_hirshfeld"
+
+
+@dataclass
+class AimsConfig(DFTConfig):
+    """FHI-aims through ASE's calculator, with the launch command given exactly."""
+
+    kind: ClassVar[str] = "aims"
+
+    launch_str: str = "mpirun -np 4 aims.x > aims.out"
+    """Shell command run in each calculation folder; it must write aims.out."""
+    species_dir: str = ""
+    """Folder of species files, e.g. .../species_defaults/defaults_2020/light."""
+    xc: str = "pbe"
+    """Exchange-correlation functional (FHI-aims keyword)."""
+    relativistic: str = "atomic_zora scalar"
+    """Relativistic treatment (FHI-aims keyword)."""
+    k_grid: list[int] | None = None
+    """k-point grid for periodic cells (three integers); ignored for molecules."""
+    sc_accuracy_rho: float = 1e-6
+    """SCF density convergence."""
+    sc_accuracy_eev: float = 1e-3
+    """SCF eigenvalue-sum convergence (eV)."""
+    sc_accuracy_etot: float = 1e-6
+    """SCF total-energy convergence (eV)."""
+    sc_accuracy_forces: float = 1e-4
+    """SCF force convergence (eV/Å)."""
+    sc_iter_limit: int = 200
+    """Maximum SCF iterations."""
+    dispersion: AimsDispersion = AimsDispersion.none
+    """Dispersion correction keyword."""
+    extra_control: list[str] = field(default_factory=list)
+    """Raw lines appended to control.in before the species blocks."""
+    calc_dir: str = "aims_calcs"
+    """Folder (relative to the run directory) with one subfolder per calculation."""
+    clean_dirs: bool = True
+    """Delete a calculation's folder once its result is parsed (kept on failure)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.k_grid is not None and (
+            len(self.k_grid) != 3 or any(k < 1 for k in self.k_grid)
+        ):
+            raise ConfigError("dft.k_grid", self.k_grid, "must be three integers >= 1")
+        if not self.launch_str.strip():
+            raise ConfigError("dft.launch_str", self.launch_str, "must not be empty")
+        if not self.species_dir:
+            raise ConfigError(
+                "dft.species_dir",
+                self.species_dir,
+                "set it to a species_defaults folder, e.g. "
+                ".../species_defaults/defaults_2020/light, or export AIMS_SPECIES_DIR",
+            )
+        species = Path(self.species_dir).expanduser()
+        if not species.is_dir():
+            raise ConfigError("dft.species_dir", self.species_dir, "no such folder")
+        self.species_dir = str(species.resolve())
 
 
 def control_parameters(atoms: Atoms, cfg: AimsConfig) -> dict:

@@ -6,8 +6,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from ase import Atoms
@@ -15,6 +13,7 @@ from ase.data import chemical_symbols
 
 from pax.dft.config import DFTConfig
 from pax.errors import PaxError
+from pax.fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -109,16 +108,9 @@ def _load(path: Path) -> dict[int, float]:
 
 
 def _save(path: Path, settings: dict, energies: dict[int, float]) -> None:
-    """Write atomically: a temp file in the same folder, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "settings": settings,
         "energies_eV": {str(z): e for z, e in sorted(energies.items())},
         "symbols": {str(z): chemical_symbols[z] for z in sorted(energies)},
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_write_json(path, data)

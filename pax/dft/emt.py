@@ -13,16 +13,59 @@ import logging
 import math
 import os
 import time
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ase import Atoms
 
-from pax.dft.config import EMTConfig
+from pax.dft.config import DFTConfig
 from pax.dft.isolation import run_isolated
 from pax.dft.labelled import Labelled, finish
+from pax.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 _calls = 0  # calls of this process that could fail on purpose
+
+
+FAULT_KINDS = ("scf", "crash", "hang")
+"""Faults EMT can inject for tests (dft.fault_kinds)."""
+
+
+@dataclass
+class EMTConfig(DFTConfig):
+    """ASE's EMT: instant labels for tests (Cu, Ag, Au, Ni, Pd, Pt, Al, C, H, N, O)."""
+
+    kind: ClassVar[str] = "emt"
+    delay_s: float = 0.0
+    """Extra sleep per call (s), to mimic a slow reference in benchmarks."""
+    fault_rate: float = 0.0
+    """Test only: fraction of calls that fail on purpose (0..1), spread evenly."""
+    fault_kinds: list[str] = field(default_factory=lambda: list(FAULT_KINDS))
+    """Test only: injected faults, in turn: scf, crash (child exits), hang."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.delay_s < 0:
+            raise ConfigError("dft.delay_s", self.delay_s, "must be >= 0")
+        if not 0 <= self.fault_rate <= 1:
+            raise ConfigError("dft.fault_rate", self.fault_rate, "must be in 0..1")
+        unknown = [k for k in self.fault_kinds if k not in FAULT_KINDS]
+        if unknown or (self.fault_rate > 0 and not self.fault_kinds):
+            raise ConfigError(
+                "dft.fault_kinds",
+                self.fault_kinds,
+                f"must be a non-empty list of {', '.join(FAULT_KINDS)}",
+            )
+        self.fault_kinds = list(self.fault_kinds)
+
+    @classmethod
+    def elements(cls) -> frozenset[int]:
+        """The elements of ASE's EMT parameters."""
+        from ase.calculators.emt import parameters
+        from ase.data import atomic_numbers
+
+        return frozenset(atomic_numbers[symbol] for symbol in parameters)
 
 
 def label(atoms: Atoms, cfg: EMTConfig, workdir: str) -> Labelled:

@@ -4,12 +4,108 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import ClassVar
 
 from ase import Atoms
 
-from pax.dft.config import Dispersion, PySCFConfig, ScfStrategy
+from pax.dft.config import DFTConfig
 from pax.dft.isolation import run_isolated
 from pax.dft.labelled import Labelled, finish
+from pax.errors import ConfigError
+
+
+class ScfStrategy(str, Enum):
+    """One attempt of PySCF's SCF ladder (tried in order until one converges)."""
+
+    diis = "diis"
+    level_shift = "level_shift"
+    damping = "damping"
+    newton = "newton"
+    atom_guess = "atom_guess"
+
+
+class Dispersion(str, Enum):
+    """Dispersion corrections added to PySCF energies and forces."""
+
+    none = "none"
+    d3bj = "d3bj"
+    d4 = "d4"
+
+
+@dataclass
+class PySCFConfig(DFTConfig):
+    """PySCF Kohn-Sham DFT for molecules."""
+
+    kind: ClassVar[str] = "pyscf"
+    periodic_ok: ClassVar[bool] = False
+
+    xc: str = "PBE"
+    """Exchange-correlation functional (PySCF name)."""
+    basis: str = "def2-SVP"
+    """Gaussian basis set (PySCF name)."""
+    density_fit: bool = True
+    """Resolution of the identity for the Coulomb term."""
+    conv_tol: float = 1e-9
+    """SCF energy convergence (Hartree)."""
+    max_cycle: int = 100
+    """Maximum SCF cycles of each attempt of dft.scf_ladder."""
+    scf_ladder: list[ScfStrategy] = field(
+        default_factory=lambda: [
+            ScfStrategy.diis,
+            ScfStrategy.level_shift,
+            ScfStrategy.newton,
+            ScfStrategy.atom_guess,
+        ]
+    )
+    """SCF attempts in order: diis, level_shift, damping, newton (second order),
+    atom_guess (superposition of atomic densities); all failing gives a failed label."""
+    level_shift_Ha: float = 0.25
+    """Virtual-orbital level shift (Hartree) of the level_shift attempt."""
+    damping: float = 0.5
+    """Density-mixing factor (0-1) of the damping attempt."""
+    grid_level: int = 3
+    """DFT integration grid level (0-9)."""
+    grid_response: bool = True
+    """Include the grid-weight derivatives, so forces are the exact energy gradient."""
+    threads: int = 0
+    """OpenMP threads for PySCF; 0 takes the worker's share of cores."""
+    dispersion: Dispersion = Dispersion.none
+    """Dispersion correction (needs the dftd3 or dftd4 package)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_cycle < 1:
+            raise ConfigError("dft.max_cycle", self.max_cycle, "must be >= 1")
+        if not self.scf_ladder:
+            raise ConfigError("dft.scf_ladder", self.scf_ladder, "needs >= 1 attempt")
+        try:
+            self.scf_ladder = [ScfStrategy(s) for s in self.scf_ladder]
+        except ValueError as err:
+            known = ", ".join(s.value for s in ScfStrategy)
+            raise ConfigError(
+                "dft.scf_ladder", self.scf_ladder, f"known: {known}"
+            ) from err
+        if self.level_shift_Ha <= 0:
+            raise ConfigError("dft.level_shift_Ha", self.level_shift_Ha, "must be > 0")
+        if not 0 < self.damping < 1:
+            raise ConfigError("dft.damping", self.damping, "must be in (0, 1)")
+        if not 0 <= self.grid_level <= 9:
+            raise ConfigError("dft.grid_level", self.grid_level, "must be in 0..9")
+        if self.threads < 0:
+            raise ConfigError(
+                "dft.threads", self.threads, "must be >= 0 (0: OMP_NUM_THREADS)"
+            )
+        if self.dispersion != Dispersion.none:
+            from importlib.util import find_spec
+
+            if find_spec("pyscf.dispersion") is None:
+                raise ConfigError(
+                    "dft.dispersion",
+                    self.dispersion.value,
+                    "needs the pyscf-dispersion package (pip install pyscf-dispersion)",
+                )
 
 
 def label(atoms: Atoms, cfg: PySCFConfig, workdir: str) -> Labelled:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ase import Atoms
 
-from pax.dft.config import TeacherConfig
+from pax.dft.config import DFTConfig
 from pax.dft.isolation import run_isolated
 from pax.dft.labelled import Labelled, finish
 from pax.errors import ConfigError
@@ -17,6 +19,30 @@ MP_PREFIX, OFF_PREFIX = "mace-mp-", "mace-off-"
 
 # The child keeps loaded models: loading costs far more than one evaluation.
 _models: dict = {}
+
+
+@dataclass
+class TeacherConfig(DFTConfig):
+    """A MACE model acting as the reference (knowledge distillation, tests)."""
+
+    kind: ClassVar[str] = "teacher"
+
+    model: str = "???"
+    """A MACE model file, or a cached name: mace-mp-small|..., mace-off-small|..."""
+    device: str = "cpu"
+    """Torch device for the teacher (cpu, cuda, cuda:N)."""
+    default_dtype: str = "float64"
+    """float32 or float64."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.default_dtype not in ("float32", "float64"):
+            raise ConfigError(
+                "dft.default_dtype", self.default_dtype, "must be float32|float64"
+            )
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ConfigError("dft.device", self.device, "must be cpu, cuda or cuda:N")
+        self.model = str(resolve_model(self.model))
 
 
 def label(atoms: Atoms, cfg: TeacherConfig, workdir: str) -> Labelled:

@@ -16,7 +16,8 @@ import numpy as np
 from ase.io import read
 
 from pax.dft import label
-from pax.dft.config import PySCFConfig, XTBConfig
+from pax.dft.pyscf import PySCFConfig
+from pax.dft.xtb import XTBConfig
 from pax.paths import resolve_path
 
 

@@ -101,7 +101,8 @@ def composed(overrides: list[str]):
     """The validated PaxConfig these overrides give."""
     from hydra import compose, initialize_config_dir
 
-    from pax.config import register_configs, to_run_config
+    from pax.cli import to_run_config
+    from pax.config import register_configs
 
     register_configs()
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):

@@ -23,7 +23,7 @@ from ase.build import molecule
 
 from pax.cluster import ReferencePool
 from pax.cluster.config import LocalClusterConfig, SlurmClusterConfig
-from pax.dft.config import EMTConfig
+from pax.dft.emt import EMTConfig
 
 
 def frames(n, seed):

@@ -17,7 +17,7 @@ import pax.dft
 from pax.cluster import ReferencePool
 from pax.cluster.config import LocalClusterConfig
 from pax.cluster.ledger import geometry_hash, read_records
-from pax.dft.config import EMTConfig
+from pax.dft.emt import EMTConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def reference(delay_s: float = 0.0):
     slowed, so the tests that need slow tasks take EMT.
     """
     if delay_s == 0.0 and "xtb" in pax.dft.METHODS:
-        from pax.dft.config import XTBConfig
+        from pax.dft.xtb import XTBConfig
 
         return XTBConfig(charge=0, multiplicity=1)
     return EMTConfig(delay_s=delay_s, charge=0, multiplicity=1)

@@ -15,7 +15,7 @@ from ase.build import bulk, molecule
 from ase.calculators.emt import EMT
 
 from pax.dft import label
-from pax.dft.config import AimsConfig
+from pax.dft.aims_io import AimsConfig
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "aims"
 STAND_IN = FIXTURES / "fake_aims_stand_in.py"

@@ -6,7 +6,7 @@ from ase.build import molecule
 from ase.io import read
 
 from pax.dft import label
-from pax.dft.config import PySCFConfig
+from pax.dft.pyscf import PySCFConfig
 from pax.paths import resolve_path
 from tests.integration.test_dft_fd import fd_forces
 

@@ -5,8 +5,8 @@ import pytest
 from ase.build import molecule
 
 from pax.dft import label
-from pax.dft.config import TeacherConfig
 from pax.dft.e0s import isolated_atom_energies
+from pax.dft.teacher import TeacherConfig
 
 E0S = {1: -13.6, 6: -1029.0, 8: -2041.0}  # eV, stored in the model
 

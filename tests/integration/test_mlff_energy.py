@@ -9,8 +9,8 @@ from tests.unit.mlff.frames import tiny_cfg, xtb_frames  # noqa: F401
 
 def _reference_e0s(tmp_path):
     """GFN2-xTB isolated-atom energies of H, C, O, as a default run uses them."""
-    from pax.dft.config import XTBConfig
     from pax.dft.e0s import isolated_atom_energies
+    from pax.dft.xtb import XTBConfig
 
     return isolated_atom_energies([1, 6, 8], XTBConfig(), tmp_path)
 

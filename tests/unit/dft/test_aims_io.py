@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from ase.build import bulk, molecule
 
-from pax.dft.aims_io import read_output, write_inputs
-from pax.dft.config import AimsConfig
+from pax.dft.aims_io import AimsConfig, read_output, write_inputs
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "aims"
 SPECIES = FIXTURES / "species_dir"

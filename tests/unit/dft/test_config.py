@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from pax.dft.config import AimsConfig, Dispersion, PySCFConfig, TeacherConfig, XTBConfig
+from pax.dft.aims_io import AimsConfig
+from pax.dft.pyscf import Dispersion, PySCFConfig
+from pax.dft.teacher import TeacherConfig
+from pax.dft.xtb import XTBConfig
 from pax.errors import ConfigError
 from tests.conftest import build
 

@@ -6,8 +6,9 @@ import pytest
 from ase import Atoms
 
 import pax.dft
-from pax.dft.config import EMTConfig, XTBConfig
 from pax.dft.e0s import ground_state_multiplicity, isolated_atom_energies
+from pax.dft.emt import EMTConfig
+from pax.dft.xtb import XTBConfig
 
 
 def test_ground_state_multiplicities():

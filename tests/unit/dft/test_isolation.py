@@ -12,10 +12,10 @@ import pytest
 from ase.build import bulk
 
 import pax.dft
-from pax.config import DFT_SCHEMAS
 from pax.dft import METHODS, isolation, label
-from pax.dft.config import EMTConfig
+from pax.dft.emt import EMTConfig
 from pax.dft.labelled import Labelled, finish
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -23,9 +23,11 @@ def copper():
     return bulk("Cu", cubic=True)
 
 
-def test_registry_matches_the_schemas():
-    assert set(METHODS) == set(DFT_SCHEMAS)
-    for fn in [label, *METHODS.values()]:
+def test_registry_matches_the_presets():
+    assert set(METHODS) == {p.stem for p in (ROOT / "conf" / "dft").glob("*.yaml")}
+    for kind, method in METHODS.items():
+        assert method.schema.kind == kind
+    for fn in [label, *(method.label for method in METHODS.values())]:
         assert pickle.loads(pickle.dumps(fn)) is fn
 
 
