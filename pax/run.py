@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 
@@ -11,10 +10,9 @@ import yaml
 
 from pax.config import PaxConfig
 from pax.errors import PaxError
+from pax.fileio import atomic_write, atomic_write_json, read_or_prev
 from pax.plan import build_plan, main_process_threads
 from pax.provenance import environment, yaml_header
-
-log = logging.getLogger(__name__)
 
 IGNORED_ON_RESUME = ("run", "wandb")
 
@@ -32,9 +30,9 @@ def run(
         _check_writable(run_dir)
         text = f"pax plan (dry run) for {run_dir}\n{plan}"
         print(text, flush=True)
-        (run_dir / "plan.txt").write_text(text + "\n")
+        atomic_write(run_dir / "plan.txt", text + "\n")
         if not (run_dir / "config.yaml").exists():
-            (run_dir / "config.yaml").write_text(resolved_config)
+            atomic_write(run_dir / "config.yaml", resolved_config)
         return None
     _check_writable(run_dir)
     _check_same_config(run_dir, resolved_config, cfg.run.force)
@@ -51,7 +49,7 @@ def run(
             f"{run_dir} holds no initial dataset: run pax-idg (or pax) there first, "
             "or give run.initial_dataset=FILE (and run.initial_ensemble=CHECKPOINT)"
         )
-    (run_dir / "config.yaml").write_text(yaml_header() + resolved_config)
+    atomic_write(run_dir / "config.yaml", yaml_header() + resolved_config)
     return _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group)
 
 
@@ -71,10 +69,8 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
     systems = load_systems(cfg.system)
     t0 = time.time()
     summary = _read_json(run_dir / "state" / "summary.json")
-    state = run_dir / "state"  # a bad checkpoint stops the run before Parsl starts
-    ensemble = _load_ensemble(
-        Ensemble, state / "ensemble.pt", state / "ensemble.pt.prev"
-    )
+    # a bad checkpoint stops the run before Parsl starts
+    ensemble = _load_ensemble(Ensemble, run_dir / "state" / "ensemble.pt")
     with (
         Tracker(
             run_dir,
@@ -110,7 +106,7 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
             summary["idg_stop_reason"] = InitialDataset(ctx).run()
             summary["idg_wall_s"] = summary.get("idg_wall_s", 0) + time.time() - started
             summary["idg_labels"] = len(ctx.store.label_ids())
-            _write_json(run_dir / "state" / "summary.json", summary)
+            atomic_write_json(run_dir / "state" / "summary.json", summary)
             _write_phase(run_dir, "al")
             tracker.plots("idg")
         if stage == "idg":
@@ -153,30 +149,15 @@ def _finish(ctx, summary: dict, t0: float, done: bool) -> float:
     return summary["final_mae"]
 
 
-def _load_ensemble(cls, path: Path, prev: Path):
-    """The saved ensemble, or the previous save when the last one is unreadable.
+def _load_ensemble(cls, path: Path):
+    """The saved ensemble, or its .prev when the last one is unreadable; None if none.
 
-    None when neither exists; PaxError naming the files when neither loads.
+    PaxError naming the files when neither loads.
     """
-    errors = []
-    for candidate in (path, prev):
-        if not candidate.exists():
-            continue
-        try:
-            ensemble = cls.load(candidate)
-        except Exception as exc:  # noqa: BLE001 - truncated or garbled checkpoint
-            log.warning("ensemble checkpoint %s is unreadable (%s)", candidate, exc)
-            errors.append(f"{candidate} ({type(exc).__name__})")
-            continue
-        if candidate == prev:
-            log.warning("resumed the ensemble from the previous checkpoint %s", prev)
-        return ensemble
-    if errors:
-        raise PaxError(
-            "no readable ensemble checkpoint: " + "; ".join(errors) + "; restore it "
-            "or start a new run directory"
-        )
-    return None
+    try:
+        return read_or_prev(path, cls.load, "ensemble checkpoint")
+    except PaxError as exc:
+        raise PaxError(f"{exc}; restore one or start a new run directory") from None
 
 
 def _e0s(cfg: PaxConfig, systems, run_dir: Path) -> dict[int, float] | None:
@@ -249,17 +230,8 @@ def _read_phase(run_dir: Path) -> str | None:
 
 
 def _write_phase(run_dir: Path, phase: str) -> None:
-    _write_json(run_dir / "state" / "phase.json", {"phase": phase})
+    atomic_write_json(run_dir / "state" / "phase.json", {"phase": phase})
 
 
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _write_json(path: Path, data: dict) -> None:
-    import os
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)

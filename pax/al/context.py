@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +39,6 @@ class Context:
     def ensemble_path(self) -> Path:
         """Checkpoint of the ensemble (models, optimizers, EMA, RNG)."""
         return self.state_dir / "ensemble.pt"
-
-    @property
-    def ensemble_prev_path(self) -> Path:
-        """The ensemble checkpoint before the last save (the fallback)."""
-        return self.state_dir / "ensemble.pt.prev"
 
     @property
     def max_in_flight(self) -> int:
@@ -89,10 +83,8 @@ class Context:
         now = time.monotonic()
         if every_s and now - self._last_save < every_s:
             return
-        if self.ensemble is not None:
-            if self.ensemble_path.exists():  # keep the last good one as a fallback
-                os.replace(self.ensemble_path, self.ensemble_prev_path)
-            self.ensemble.save(self.ensemble_path)
+        if self.ensemble is not None:  # the one replaced stays as ensemble.pt.prev
+            self.ensemble.save(self.ensemble_path, keep_prev=True)
         save_state(self.state_dir / f"{name}.pt", state)
         self._last_save = now
 

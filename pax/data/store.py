@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ from ase import Atoms
 from ase.io import read, write
 
 from pax.errors import PaxError
+from pax.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,8 @@ def labelled_atoms(atoms: Atoms, result, label_id: str) -> Atoms:
 class DatasetStore:
     """Named splits of labelled Atoms ("train", "valid", "train_m0", ...).
 
-    Every change is written at once by rewriting the split's file to a temporary
-    name, fsync and rename, so a crash leaves either the old or the new file.
+    Every change is written at once by rewriting the split's file with
+    `atomic_write`, so a crash leaves either the old or the new file.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -92,12 +93,9 @@ class DatasetStore:
         self._write(split)
 
     def _write(self, split: str) -> None:
-        path = self.folder / f"{split}.extxyz"
-        tmp = path.with_suffix(".extxyz.tmp")
-        write(str(tmp), [_encode(a) for a in self.splits[split]], format="extxyz")
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        text = io.StringIO()
+        write(text, [_encode(a) for a in self.splits[split]], format="extxyz")
+        atomic_write(self.folder / f"{split}.extxyz", text.getvalue())
 
     def label_ids(self) -> set[str]:
         """Every label id held in any split."""

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
-import os
-import tempfile
 from enum import Enum
 from pathlib import Path
 
 import torch
 
 from pax.errors import PaxError
+from pax.fileio import atomic_write
 from pax.mlff.build import ModelStats, build_model
 from pax.mlff.config import MLFFConfig
 
@@ -20,33 +18,6 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 """Checkpoint layout version."""
-
-
-def atomic_write(path: Path, payload: bytes) -> Path:
-    """Write bytes to `path` via a temp file in the same folder, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
-
-
-def _torch_bytes(obj) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
 
 
 def config_to_dict(cfg: MLFFConfig) -> dict:
@@ -70,10 +41,11 @@ def config_from_dict(data: dict) -> MLFFConfig:
     return MLFFConfig(**kwargs)
 
 
-def save(ens, path: Path) -> Path:
+def save(ens, path: Path, keep_prev: bool = False) -> Path:
     """Models (re-fit E0s included), optimisers, schedulers, EMA, RNG and epoch.
 
     Also the fingerprints of the sets each member's energy offsets were fit on.
+    With keep_prev the checkpoint replaced is kept as ``<name>.prev``.
     """
     state = {
         "format": FORMAT,
@@ -95,7 +67,7 @@ def save(ens, path: Path) -> Path:
             for m in ens.members
         ],
     }
-    return atomic_write(path, _torch_bytes(state))
+    return atomic_write(path, lambda fh: torch.save(state, fh), keep_prev)
 
 
 def load(cls, path: Path, device: str | None):
@@ -135,6 +107,7 @@ def export(ens, directory: Path) -> list[Path]:
         cpu = build_model(ens.cfg, ens.stats, seed=0).eval()
         cpu.load_state_dict(model.state_dict())
         cpu = cpu.to("cpu")
-        paths.append(atomic_write(directory / f"member_{k}.model", _torch_bytes(cpu)))
+        path = directory / f"member_{k}.model"
+        paths.append(atomic_write(path, lambda fh, m=cpu: torch.save(m, fh)))
     log.info("exported %d MACE models to %s", len(paths), directory)
     return paths

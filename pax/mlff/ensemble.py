@@ -344,9 +344,9 @@ class Ensemble:
         }
 
     # persistence --------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write the full training state atomically (temp file, fsync, rename)."""
-        return checkpoint.save(self, Path(path))
+    def save(self, path: str | Path, keep_prev: bool = False) -> Path:
+        """Write the full training state atomically (keep_prev: old one as .prev)."""
+        return checkpoint.save(self, Path(path), keep_prev)
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> Ensemble:

@@ -82,7 +82,7 @@ def test_torn_state_checkpoint_and_ledger_fall_back(interrupted, tmp_path):
     log = proc.stdout + proc.stderr
     assert f"state file {run_dir / 'state' / 'al.pt'} is unreadable" in log
     assert "resumed from the previous state" in log
-    assert "resumed the ensemble from the previous checkpoint" in log
+    assert "resumed from the previous ensemble checkpoint" in log
     assert "dropping a truncated last line" in log
     assert (run_dir / "results" / "summary.json").exists()
     assert_labels_exactly_once(run_dir)
