@@ -27,16 +27,12 @@ def job_states(label: str, timeout_s: float = 30) -> list[tuple[str, str, str]]:
     """(id, squeue state code, reason) of each queued job of executor `label`."""
     if shutil.which("squeue") is None:
         return []
-    try:
-        out = subprocess.run(
-            ["squeue", "-h", "-u", getpass.getuser(), "-o", "%i|%t|%r|%j"],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("squeue failed (%s); cannot list the jobs of %s", exc, label)
+    out = _stdout(
+        ["squeue", "-h", "-u", getpass.getuser(), "-o", "%i|%t|%r|%j"],
+        timeout_s,
+        f"squeue failed; cannot list the jobs of {label}",
+    )
+    if out is None:
         return []
     prefix = f"parsl.{label}."
     rows = (line.split("|", maxsplit=3) for line in out.splitlines())
@@ -61,17 +57,22 @@ def cancel_jobs_of_run(label: str, timeout_s: float = 30) -> list[str]:
 
 def slurm_partitions(timeout_s: float) -> set[str] | None:
     """Names of the partitions Slurm reports, or None when sinfo cannot tell."""
-    try:
-        out = subprocess.run(
-            ["sinfo", "-h", "-o", "%R"],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.warning(
-            "could not list Slurm partitions (%s); not checking cluster.partition", exc
-        )
+    out = _stdout(
+        ["sinfo", "-h", "-o", "%R"],
+        timeout_s,
+        "could not list Slurm partitions; not checking cluster.partition",
+    )
+    if out is None:
         return None
     return {line.strip() for line in out.splitlines() if line.strip()}
+
+
+def _stdout(command: list[str], timeout_s: float, failure: str) -> str | None:
+    """The standard output of a Slurm command; None (and a warning) when it fails."""
+    try:
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout_s, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("%s (%s)", failure, exc)
+        return None

@@ -292,19 +292,15 @@ class Ensemble:
             )
         return int(min(rows, key=lambda r: r["valid_loss"])["member"])
 
-    def converge(
-        self,
-        train: TrainSets,
-        valid: Sequence[Atoms],
-        patience: int,
-        margin: float,
-        max_epochs: int,
-        members: str = "best",
-    ) -> dict:
-        """Train until validation stops improving; see pax.mlff.converge.converge."""
+    def converge(self, *args: object, **kwargs: object) -> dict:
+        """Train until validation stops improving.
+
+        The arguments are those of pax.mlff.converge.converge after the ensemble:
+        train, valid, patience, margin, max_epochs, members.
+        """
         from pax.mlff.converge import converge
 
-        return converge(self, train, valid, patience, margin, max_epochs, members)
+        return converge(self, *args, **kwargs)
 
     # prediction ---------------------------------------------------------------------
     def predict(
