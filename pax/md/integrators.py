@@ -1,11 +1,8 @@
-"""Integrator pieces over a batch of systems: kicks, drifts, thermostat, barostat.
+"""Integrators over the MD state, registered by name (`md.integrator`).
 
-Units: positions Å, velocities Å/fs, forces eV/Å, masses amu, energies eV,
-temperatures K, times fs. Constants come from ase.units so that the dynamics
-match ASE's to rounding.
-
-One step of every integrator uses one force evaluation (forces at the start of
-the step are those from the end of the previous one):
+Units as in pax.md.quantities. One step of every integrator uses one force
+evaluation (forces at the start of the step are those from the end of the
+previous one):
 
 - nve: velocity Verlet  B(dt/2) A(dt) B(dt/2), as ase.md.verlet.VelocityVerlet.
 - langevin: BAOAB (Leimkuhler and Matthews), B(dt/2) A(dt/2) O(dt) A(dt/2) B(dt/2),
@@ -15,75 +12,24 @@ the step are those from the end of the previous one):
   barostat ahead of a velocity Verlet step; the pressure comes from the stress of
   the previous force evaluation (ASE evaluates the forces once more after the
   rescaling; the rescaling moves atoms by ~1e-6 of their coordinates per step).
+
+An integrator is a generator function `step(state, systems)`: it moves the
+trajectories in `systems` ((N,) bool) up to where the step needs new forces,
+yields, and ends the step once the engine has put the driving forces there into
+the state. The engine evaluates the forces of the whole batch at once, whatever
+mix of integrators it holds. Adding an integrator: one such function, its line
+in INTEGRATORS and its name in pax.md.config.Integrator.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable, Iterator
 
 import torch
-from ase import units
 
-log = logging.getLogger(__name__)
-
-FS = units.fs
-"""One fs in ASE time units; v[Å/fs] = v_ase * FS."""
-ACCEL = units.fs**2
-"""(eV/Å)/amu -> Å/fs²."""
-KB = units.kB
-"""Boltzmann constant (eV/K)."""
-GPA = units.GPa
-"""One GPa in eV/Å³."""
-
-
-def per_system_sum(
-    values: torch.Tensor, batch: torch.Tensor, n_systems: int
-) -> torch.Tensor:
-    """Sum of per-atom values (A, ...) into (N, ...)."""
-    out = values.new_zeros((n_systems, *values.shape[1:]))
-    return out.index_add(0, batch, values)
-
-
-def maxwell_boltzmann(
-    masses_amu: torch.Tensor, temperature_K: float, generator: torch.Generator
-) -> torch.Tensor:
-    """Velocities (n, 3) Å/fs drawn from the Maxwell-Boltzmann distribution."""
-    sigma = torch.sqrt(KB * temperature_K / masses_amu) * FS  # (n,) Å/fs
-    noise = torch.randn(
-        (masses_amu.numel(), 3),
-        generator=generator,
-        dtype=masses_amu.dtype,
-        device=masses_amu.device,
-    )
-    return noise * sigma.unsqueeze(-1)
-
-
-def remove_com_velocity(
-    velocities: torch.Tensor,
-    masses_amu: torch.Tensor,
-    batch: torch.Tensor,
-    n_systems: int,
-) -> torch.Tensor:
-    """Velocities (A, 3) Å/fs with each system's centre-of-mass motion removed."""
-    momentum = per_system_sum(velocities * masses_amu.unsqueeze(-1), batch, n_systems)
-    total_mass = per_system_sum(masses_amu, batch, n_systems)  # (N,) amu
-    return velocities - (momentum / total_mass.unsqueeze(-1))[batch]
-
-
-def kinetic_energy(
-    velocities: torch.Tensor,
-    masses_amu: torch.Tensor,
-    batch: torch.Tensor,
-    n_systems: int,
-) -> torch.Tensor:
-    """Kinetic energy (N,) eV of each system."""
-    per_atom = 0.5 * masses_amu * velocities.square().sum(-1) / FS**2  # (A,) eV
-    return per_system_sum(per_atom, batch, n_systems)
-
-
-def temperature_K(kinetic_eV: torch.Tensor, dof: torch.Tensor) -> torch.Tensor:
-    """Kinetic temperature (N,) K from kinetic energies (N,) eV and (N,) dof."""
-    return 2 * kinetic_eV / (dof * KB)
+from pax.md.config import Integrator
+from pax.md.quantities import ACCEL, FS, GPA, per_system_sum, remove_com_velocity
+from pax.md.state import MDState
 
 
 def half_kick(
@@ -181,3 +127,98 @@ def berendsen_cell_scale(
     pressure = -torch.diagonal(total, dim1=-2, dim2=-1).sum(-1) / 3  # (N,) eV/Å³
     beta = compressibility_per_GPa / GPA  # (N,) Å³/eV
     return 1 - dt_fs / tau_fs * beta / 3 * (pressure_GPa * GPA - pressure)
+
+
+def kick(state: MDState, atoms: torch.Tensor) -> None:
+    """B(dt/2): half a time step of the driving forces on atoms ((A,) bool)."""
+    lay = state.layout
+    state.velocities = half_kick(
+        state.velocities, state.forces, lay.masses_amu, lay.dt_fs, atoms
+    )
+
+
+def thermalise(state: MDState, systems: torch.Tensor) -> None:
+    """O(dt): the Langevin friction and noise on these systems ((N,) bool)."""
+    lay = state.layout
+    atoms = systems[lay.batch]
+    noise = torch.zeros_like(state.velocities)
+    for i in torch.nonzero(systems).flatten().tolist():
+        s = lay.slice(i)
+        noise[s] = torch.randn(
+            (s.stop - s.start, 3),
+            generator=state.generators[i],
+            dtype=torch.float64,
+            device=state.device,
+        )
+    v = ornstein_uhlenbeck(state.velocities, lay.c1, lay.sigma, noise, atoms)
+    fix = atoms & lay.fix_com[lay.batch]
+    if bool(fix.any()):
+        v = torch.where(
+            fix.unsqueeze(-1),
+            remove_com_velocity(v, lay.masses_amu, lay.batch, lay.n_systems),
+            v,
+        )
+    state.velocities = v
+
+
+def berendsen(state: MDState, systems: torch.Tensor) -> None:
+    """ASE NPTBerendsen on these systems: rescale velocities, then cells and atoms."""
+    lay = state.layout
+    scale_v = berendsen_velocity_scale(
+        state.temperature_K(), lay.temperature_K, lay.dt_sys_fs, lay.thermostat_time_fs
+    )
+    scale_v = torch.where(systems, scale_v, torch.ones_like(scale_v))
+    state.velocities = state.velocities * scale_v[lay.batch].unsqueeze(-1)
+    mu = berendsen_cell_scale(
+        state.stress,
+        state.velocities,
+        lay.masses_amu,
+        lay.batch,
+        state.cell_A,
+        lay.pressure_GPa,
+        lay.compressibility_per_GPa,
+        lay.dt_sys_fs,
+        lay.barostat_time_fs,
+    )
+    mu = torch.where(systems, mu, torch.ones_like(mu))
+    state.cell_A = state.cell_A * mu[:, None, None]
+    state.positions_A = state.positions_A * mu[lay.batch].unsqueeze(-1)
+
+
+def nve(state: MDState, systems: torch.Tensor) -> Iterator[None]:
+    """Velocity Verlet: B(dt/2) A(dt), forces, B(dt/2)."""
+    lay = state.layout
+    atoms = systems[lay.batch]
+    kick(state, atoms)
+    state.positions_A = drift(state.positions_A, state.velocities, lay.dt_fs, atoms)
+    yield
+    kick(state, atoms)
+
+
+def langevin(state: MDState, systems: torch.Tensor) -> Iterator[None]:
+    """BAOAB: B(dt/2) A(dt/2) O(dt) A(dt/2), forces, B(dt/2)."""
+    lay = state.layout
+    atoms = systems[lay.batch]
+    half_dt_fs = 0.5 * lay.dt_fs
+    kick(state, atoms)
+    state.positions_A = drift(state.positions_A, state.velocities, half_dt_fs, atoms)
+    thermalise(state, systems)
+    state.positions_A = drift(state.positions_A, state.velocities, half_dt_fs, atoms)
+    yield
+    kick(state, atoms)
+
+
+def npt(state: MDState, systems: torch.Tensor) -> Iterator[None]:
+    """Berendsen thermostat and barostat, then a velocity Verlet step."""
+    berendsen(state, systems)
+    yield from nve(state, systems)
+
+
+Step = Callable[[MDState, torch.Tensor], Iterator[None]]
+
+INTEGRATORS: dict[Integrator, Step] = {
+    Integrator.nve: nve,
+    Integrator.langevin: langevin,
+    Integrator.npt: npt,
+}
+"""The integrator of each `md.integrator` value."""

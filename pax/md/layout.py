@@ -17,7 +17,7 @@ from ase import Atoms
 
 from pax.errors import ConfigError
 from pax.md.config import Integrator, MDConfig
-from pax.md.integrators import FS, KB
+from pax.md.quantities import FS, KB
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +38,16 @@ class Layout:
     """(N, 3) bool."""
     dof: torch.Tensor
     """(N,) kinetic degrees of freedom (3n, less 3 when the COM motion is removed)."""
+    integrator_systems: dict[Integrator, torch.Tensor]
+    """(N,) bool per integrator in use: the systems it moves."""
     dt_fs: torch.Tensor
     """(A,) time step of each atom's system (fs)."""
-    langevin: torch.Tensor
-    """(A,) bool: the atom's system has a Langevin thermostat."""
     c1: torch.Tensor
     """(A,) exp(-friction dt) of the Langevin O step."""
     sigma: torch.Tensor
     """(A,) sqrt(kT/m) (Å/fs), the Maxwell-Boltzmann velocity spread."""
     fix_com: torch.Tensor
     """(N,) bool: remove the centre-of-mass motion."""
-    npt: torch.Tensor
-    """(N,) bool: Berendsen NPT."""
     temperature_K: torch.Tensor
     """(N,) target temperature (K)."""
     pressure_GPa: torch.Tensor
@@ -92,11 +90,11 @@ def make_layout(
 
     dt_sys = per_system(lambda c: c.timestep_fs)
     temp = per_system(lambda c: c.temperature_K)
-    lang_sys = torch.tensor(
-        [c.integrator == Integrator.langevin for c in configs],
-        dtype=torch.bool,
-        device=device,
-    )
+    names = [Integrator(c.integrator) for c in configs]
+    integrator_systems = {
+        name: torch.tensor([n == name for n in names], dtype=torch.bool, device=device)
+        for name in dict.fromkeys(names)
+    }
     c1_sys = per_system(lambda c: math.exp(-c.friction_per_fs * c.timestep_fs))
     fix_com = torch.tensor(
         [c.fix_com for c in configs], dtype=torch.bool, device=device
@@ -109,16 +107,11 @@ def make_layout(
         batch=batch,
         pbc=torch.tensor(np.array(pbc), dtype=torch.bool, device=device),
         dof=dof,
+        integrator_systems=integrator_systems,
         dt_fs=dt_sys[batch],
-        langevin=lang_sys[batch],
         c1=c1_sys[batch],
         sigma=torch.sqrt(KB * temp[batch] / masses) * FS,
         fix_com=fix_com,
-        npt=torch.tensor(
-            [c.integrator == Integrator.npt for c in configs],
-            dtype=torch.bool,
-            device=device,
-        ),
         temperature_K=temp,
         pressure_GPa=per_system(lambda c: c.pressure_GPa),
         compressibility_per_GPa=per_system(lambda c: c.compressibility_per_GPa),

@@ -1,80 +1,86 @@
-"""Saving, restoring and re-laying-out the state of a BatchedMD."""
+"""Saving, restoring and re-laying-out an MDState.
+
+dump() gives CPU tensors and numpy arrays under the keys earlier pax versions
+wrote, so saved runs from them load too.
+"""
 
 from __future__ import annotations
-
-import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from ase import Atoms
 
+from pax.md.config import MDConfig
 from pax.md.layout import make_layout
 from pax.md.neighbors import Candidates
-
-if TYPE_CHECKING:
-    from pax.md.engine import BatchedMD
-
-log = logging.getLogger(__name__)
+from pax.md.state import MDState
 
 TENSORS = ("positions_A", "velocities", "forces", "stress", "energy_eV", "cell_A")
-ARRAYS = ("_forces_valid", "_status", "steps")
+ARRAYS = {"forces_valid": "_forces_valid", "status": "_status", "steps": "steps"}
+"""MDState field -> key in the saved dict."""
 
 
-def dump(md: BatchedMD) -> dict:
-    """The moving state of md as CPU tensors and numpy arrays."""
-    lay = md.layout
-    state = {k: getattr(md, k).detach().cpu().clone() for k in TENSORS}
-    state.update({k: getattr(md, k).copy() for k in ARRAYS})
-    state.update(
+def dump(state: MDState) -> dict:
+    """Everything that moves, as CPU tensors and numpy arrays (copies)."""
+    lay = state.layout
+    saved = {k: getattr(state, k).detach().cpu().clone() for k in TENSORS}
+    saved.update({key: getattr(state, k).copy() for k, key in ARRAYS.items()})
+    saved.update(
         numbers=lay.numbers.cpu().clone(),
         masses_amu=lay.masses_amu.cpu().clone(),
         ptr=lay.ptr.cpu().clone(),
         pbc=lay.pbc.cpu().clone(),
-        reasons=list(md._reasons),
-        rng=[g.get_state() for g in md._generators],
+        reasons=list(state.reasons),
+        rng=[g.get_state() for g in state.generators],
         candidates=None
-        if md._cand is None
-        else {k: v.cpu() for k, v in md._cand.to_dict().items()},
+        if state.candidates is None
+        else {k: v.cpu() for k, v in state.candidates.to_dict().items()},
     )
-    return state
+    return saved
 
 
-def load(md: BatchedMD, state: dict) -> None:
-    """Put a dump() back into md (same number of trajectories and settings)."""
-    n = state["ptr"].numel() - 1
-    if n != md.layout.n_systems:
+def load(saved: dict, configs: list[MDConfig], device: torch.device) -> MDState:
+    """The state in a dump(), on device, with one MD config per trajectory.
+
+    Raises:
+        ValueError: the dump holds another number of trajectories.
+    """
+    n = saved["ptr"].numel() - 1
+    if n != len(configs):
         raise ValueError(
-            f"the state holds {n} trajectories, this BatchedMD {md.layout.n_systems}"
+            f"the state holds {n} trajectories, the settings {len(configs)}"
         )
-    ptr = state["ptr"].tolist()
+    ptr = saved["ptr"].tolist()
     pieces = [slice(ptr[j], ptr[j + 1]) for j in range(n)]
-    md.layout = make_layout(
-        [state["numbers"][s].numpy() for s in pieces],
-        [state["masses_amu"][s].numpy() for s in pieces],
-        [state["pbc"][j].numpy() for j in range(n)],
-        md.configs,
-        md.device,
+    layout = make_layout(
+        [saved["numbers"][s].numpy() for s in pieces],
+        [saved["masses_amu"][s].numpy() for s in pieces],
+        [saved["pbc"][j].numpy() for j in range(n)],
+        configs,
+        device,
     )
-    for k in TENSORS:
-        setattr(md, k, state[k].to(md.device).clone())
-    for k in ARRAYS:
-        setattr(md, k, np.array(state[k]).copy())
-    md._reasons = list(state["reasons"])
-    for g, s in zip(md._generators, state["rng"], strict=True):
-        g.set_state(s)
-    cand = state["candidates"]
-    md._cand = (
-        None
+    generators = [torch.Generator(device=device) for _ in range(n)]
+    for g, rng in zip(generators, saved["rng"], strict=True):
+        g.set_state(rng)
+    cand = saved["candidates"]
+    return MDState(
+        layout=layout,
+        **{k: saved[k].to(device).clone() for k in TENSORS},
+        **{k: np.array(saved[key]).copy() for k, key in ARRAYS.items()},
+        reasons=list(saved["reasons"]),
+        generators=generators,
+        candidates=None
         if cand is None
-        else Candidates(**{k: v.to(md.device) for k, v in cand.items()})
+        else Candidates(**{k: v.to(device) for k, v in cand.items()}),
     )
-    md._subset, md._members = None, None
 
 
-def splice(md: BatchedMD, i: int, atoms: Atoms) -> None:
-    """Make room for a different system in slot i; the caller sets its positions."""
-    lay = md.layout
+def splice(state: MDState, i: int, atoms: Atoms, configs: list[MDConfig]) -> None:
+    """Make room for a different system in slot i.
+
+    Its positions, velocities and forces are zero; place() (pax.md.state) fills them.
+    """
+    lay = state.layout
     n = lay.n_systems
     pieces = [lay.slice(j) for j in range(n)]
     numbers = [lay.numbers[s].cpu().numpy() for s in pieces]
@@ -82,10 +88,9 @@ def splice(md: BatchedMD, i: int, atoms: Atoms) -> None:
     numbers[i], masses[i] = np.asarray(atoms.numbers), atoms.get_masses()
     pbc = [lay.pbc[j].cpu().numpy() for j in range(n)]
     pbc[i] = np.asarray(atoms.pbc, dtype=bool)
-    fresh = torch.zeros(len(atoms), 3, dtype=torch.float64, device=md.device)
+    fresh = torch.zeros(len(atoms), 3, dtype=torch.float64, device=state.device)
     for name in ("positions_A", "velocities", "forces"):
-        old = getattr(md, name)
+        old = getattr(state, name)
         parts = [fresh if j == i else old[s] for j, s in enumerate(pieces)]
-        setattr(md, name, torch.cat(parts))
-    md.layout = make_layout(numbers, masses, pbc, md.configs, md.device)
-    md._subset = None
+        setattr(state, name, torch.cat(parts))
+    state.layout = make_layout(numbers, masses, pbc, configs, state.device)

@@ -85,9 +85,9 @@ def test_set_models_swaps_members_and_keeps_trajectories(members):
     md = BatchedMD(MDConfig(), members, [molecule("water")])
     md.advance(2)
     before = md.uncertainty()["max_atomic_sd"][0]
-    positions = md.positions_A.clone()
+    positions = md.state.positions_A.clone()
     md.set_models([tiny_mace(10), tiny_mace(11)])
-    assert torch.equal(md.positions_A, positions)
+    assert torch.equal(md.state.positions_A, positions)
     assert md.uncertainty()["max_atomic_sd"][0] != before
     md.advance(1)
     assert md.steps[0] == 3

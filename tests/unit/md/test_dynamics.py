@@ -59,8 +59,8 @@ def test_state_dict_continues_bit_identically(members, driving):
     second = BatchedMD(cfg, members, [molecule("water")] * 3, seeds=[0, 0, 0])
     second.load_state_dict(saved)
     second.advance(20)
-    assert torch.equal(first.positions_A, second.positions_A)
-    assert torch.equal(first.velocities, second.velocities)
+    assert torch.equal(first.state.positions_A, second.state.positions_A)
+    assert torch.equal(first.state.velocities, second.state.velocities)
     np.testing.assert_array_equal(first.steps, second.steps)
     np.testing.assert_array_equal(first.steps, [40, 15, 40])
     assert (
@@ -75,13 +75,15 @@ def test_seeds_make_trajectories_reproducible_and_distinct(members):
     b = BatchedMD(cfg, members, [molecule("water")], seeds=[7])
     a.advance(10)
     b.advance(10)
-    torch.testing.assert_close(a.positions_A[:3], b.positions_A, rtol=0, atol=1e-12)
-    assert not torch.allclose(a.positions_A[:3], a.positions_A[3:])
+    pa, pb = a.state.positions_A, b.state.positions_A
+    torch.testing.assert_close(pa[:3], pb, rtol=0, atol=1e-12)
+    assert not torch.allclose(pa[:3], pa[3:])
 
 
 def test_initial_velocities_have_zero_momentum_and_target_temperature(members):
     md = BatchedMD(MDConfig(temperature_K=500), members, [molecule("aspirin")] * 64)
-    p = (md.velocities * md.layout.masses_amu[:, None]).reshape(64, 21, 3).sum(1)
+    masses_amu = md.state.layout.masses_amu[:, None]
+    p = (md.state.velocities * masses_amu).reshape(64, 21, 3).sum(1)
     assert p.abs().max() < 1e-12
     assert md.temperatures_K().mean() == pytest.approx(500, rel=0.05)
 

@@ -29,9 +29,10 @@ def test_forces_energy_match_mace_calculator(members):
     for i in range(3):
         atoms = md.atoms(i)
         atoms.calc = _calculator(members)
-        s = md.layout.slice(i)
-        np.testing.assert_allclose(md.forces[s].numpy(), atoms.get_forces(), atol=1e-10)
-        assert md.energy_eV[i].item() == pytest.approx(
+        s = md.state.layout.slice(i)
+        forces = md.state.forces[s].numpy()
+        np.testing.assert_allclose(forces, atoms.get_forces(), atol=1e-10)
+        assert md.state.energy_eV[i].item() == pytest.approx(
             atoms.get_potential_energy(), abs=1e-9
         )
 
@@ -44,8 +45,8 @@ def test_periodic_forces_and_stress_match_mace_calculator():
     md.advance(2)
     ref = md.atoms(0)
     ref.calc = _calculator(cu)
-    np.testing.assert_allclose(md.forces.numpy(), ref.get_forces(), atol=1e-10)
-    voigt = md.stress[0].numpy()[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+    np.testing.assert_allclose(md.state.forces.numpy(), ref.get_forces(), atol=1e-10)
+    voigt = md.state.stress[0].numpy()[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
     np.testing.assert_allclose(voigt, ref.get_stress(), atol=1e-10)
 
 
@@ -75,7 +76,7 @@ def test_member_driven_uses_one_member_and_uncertainty_uses_all(members):
     md.advance(2)
     atoms = md.atoms(0)
     atoms.calc = _calculator([members[1]])
-    np.testing.assert_allclose(md.forces.numpy(), atoms.get_forces(), atol=1e-10)
+    np.testing.assert_allclose(md.state.forces.numpy(), atoms.get_forces(), atol=1e-10)
     mean_driven = BatchedMD(MDConfig(), members, [md.atoms(0)])
     np.testing.assert_allclose(
         md.uncertainty()["max_atomic_sd"],
@@ -88,7 +89,7 @@ def test_float32_models_evaluate_in_float32():
     models = [tiny_mace(seed, dtype=torch.float32) for seed in range(2)]
     md = BatchedMD(MDConfig(), models, [molecule("water")])
     md.advance(2)
-    assert md.positions_A.dtype == torch.float64
+    assert md.state.positions_A.dtype == torch.float64
     assert np.isfinite(md.uncertainty()["max_atomic_sd"]).all()
 
 
@@ -106,7 +107,9 @@ def test_element_contraction_switch(members, element_contraction):
     atoms = md.atoms(0)
     atoms.calc = _calculator(members)  # stock mace-torch either way
     np.testing.assert_allclose(
-        md.forces[md.layout.slice(0)].numpy(), atoms.get_forces(), atol=1e-10
+        md.state.forces[md.state.layout.slice(0)].numpy(),
+        atoms.get_forces(),
+        atol=1e-10,
     )
 
 
