@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from pax.al.uncertainty import MEASURES
 from pax.errors import ConfigError
 from pax.md.config import DrivingForce, MDConfig
 from pax.md.forces import Graph, MemberOutputs, committee_stats, evaluate
@@ -30,6 +31,9 @@ from pax.md.state import (
 )
 from pax.md.subset import Subset, make_subset
 from pax.mlff.fast_product import for_inference
+
+PER_SYSTEM = (*MEASURES, "energy_sd")
+"""The committee statistics `uncertainty()` reports per trajectory."""
 
 CPU_BATCH_ATOMS = 256
 """Default atoms per CPU model evaluation (scripts/bench/md.py: 8-16 aspirins
@@ -186,15 +190,12 @@ class BatchedMD:
         """Committee statistics of every running trajectory at its current positions.
 
         Returns:
-            max_atomic_sd, mean_atomic_sd (eV/Å) and energy_sd (eV) as (N,) arrays,
-            NaN for trajectories that are not running; atomic_sd, a list of (n_i,)
-            arrays (eV/Å), empty for those not running.
+            Each measure of pax.al.uncertainty.MEASURES and energy_sd (eV) as (N,)
+            arrays, NaN for trajectories that are not running; atomic_sd, a list
+            of (n_i,) arrays (eV/Å), empty for those not running.
         """
         n = self.state.layout.n_systems
-        out = {
-            k: np.full(n, np.nan)
-            for k in ("max_atomic_sd", "mean_atomic_sd", "energy_sd")
-        }
+        out = {k: np.full(n, np.nan) for k in PER_SYSTEM}
         out["atomic_sd"] = [np.zeros(0) for _ in range(n)]
         if not self.running.any():
             return out
@@ -208,7 +209,7 @@ class BatchedMD:
         atomic = stats["atomic_sd"].cpu().numpy()
         ptr = sub.ptr.cpu().numpy()
         for j, i in enumerate(sub.systems.tolist()):
-            for key in ("max_atomic_sd", "mean_atomic_sd", "energy_sd"):
+            for key in PER_SYSTEM:
                 out[key][i] = float(stats[key][j])
             out["atomic_sd"][i] = atomic[ptr[j] : ptr[j + 1]]
         return out

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from pax.al.uncertainty import Committee, committee_uncertainty
+
 log = logging.getLogger(__name__)
 
 
@@ -188,12 +190,7 @@ def _evaluate(
 def committee_stats(
     outputs: MemberOutputs, batch: torch.Tensor, n_systems: int
 ) -> dict:
-    """aims-PAX's force uncertainty and the energy spread, per system.
-
-    Per atom, the SD is the root mean square over members and x, y, z of the
-    deviation from the member mean (aims-PAX ``ensemble_sd``); a system's
-    ``max_atomic_sd`` is the largest of its atoms', ``mean_atomic_sd`` their mean.
-    ``energy_sd`` is the population SD of the member energies.
+    """Every uncertainty measure of pax.al.uncertainty, per system.
 
     Args:
         outputs: forces (K, A, 3) eV/Å and energies (K, B) eV.
@@ -201,24 +198,8 @@ def committee_stats(
         n_systems: B.
 
     Returns:
-        Tensors: atomic_sd (A,), max_atomic_sd (B,), mean_atomic_sd (B,),
-        energy_sd (B,), all eV/Å or eV.
+        Tensors: atomic_sd (A,) eV/Å, energy_sd (B,) eV and one (B,) tensor per
+        name in pax.al.uncertainty.MEASURES.
     """
-    f = outputs.forces
-    atomic_sd = (
-        (f - f.mean(0, keepdim=True)).square().mean(dim=(0, 2)).sqrt()
-    )  # (A,) eV/Å
-    zeros = atomic_sd.new_zeros(n_systems)
-    max_sd = zeros.scatter_reduce(
-        0, batch, atomic_sd, reduce="amax", include_self=False
-    )
-    mean_sd = zeros.scatter_reduce(
-        0, batch, atomic_sd, reduce="mean", include_self=False
-    )
-    energy_sd = outputs.energy_eV.std(dim=0, correction=0)  # (B,) eV
-    return {
-        "atomic_sd": atomic_sd,
-        "max_atomic_sd": max_sd,
-        "mean_atomic_sd": mean_sd,
-        "energy_sd": energy_sd,
-    }
+    committee = Committee(outputs.forces, outputs.energy_eV, batch, n_systems)
+    return committee_uncertainty(committee)

@@ -67,6 +67,9 @@ def test_uncertainty_equals_direct_numpy(members):
         assert got["max_atomic_sd"][i] == pytest.approx(atomic.max(), rel=1e-9)
         assert got["mean_atomic_sd"][i] == pytest.approx(atomic.mean(), rel=1e-9)
         assert got["energy_sd"][i] == pytest.approx(np.std(energies), rel=1e-9)
+        assert got["energy_sd_per_atom"][i] == pytest.approx(
+            np.std(energies) / len(atoms), rel=1e-9
+        )
         assert got["max_atomic_sd"][i] > 0
 
 
