@@ -116,7 +116,7 @@ def energy_warning(metrics: dict, mlff) -> str | None:
 def _parity(ctx: Context, frames, path: Path, title: str) -> None:
     import numpy as np
 
-    from pax import plots
+    from pax.tracking import plots
 
     if not frames:
         return

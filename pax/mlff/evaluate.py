@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ import numpy as np
 from ase import Atoms
 
 from pax.errors import PaxError
+from pax.fileio import atomic_write_json
 from pax.mlff.metrics import (
     energy_spread_per_atom,
     error_metrics,
@@ -118,35 +118,19 @@ def evaluate_predictor(
 
 def parity_plots(arrays: dict, out_dir: Path) -> list[Path]:
     """energy_parity.png (eV/atom) and forces_parity.png (eV/Å)."""
-    import matplotlib
+    from pax.tracking import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    per_atom_ref = arrays["energy_ref"] / arrays["n_atoms"]
-    per_atom_pred = arrays["energy_pred"] / arrays["n_atoms"]
-    panels = [
-        ("energy_parity.png", per_atom_ref, per_atom_pred, "energy (eV/atom)"),
-        (
-            "forces_parity.png",
-            arrays["forces_ref"].ravel(),
-            arrays["forces_pred"].ravel(),
-            "force component (eV/Å)",
-        ),
-    ]
-    paths = []
-    for name, ref, pred, label in panels:
-        fig, ax = plt.subplots(figsize=(4, 4), dpi=120)
-        lo, hi = float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))
-        ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
-        ax.scatter(ref, pred, s=4, alpha=0.6)
-        ax.set_xlabel(f"reference {label}")
-        ax.set_ylabel(f"MACE {label}")
-        fig.tight_layout()
-        fig.savefig(out_dir / name)
-        plt.close(fig)
-        paths.append(out_dir / name)
-    return paths
+    n_atoms = arrays["n_atoms"]
+    energy, forces = out_dir / "energy_parity.png", out_dir / "forces_parity.png"
+    plots.parity(
+        arrays["energy_pred"] / n_atoms,
+        arrays["energy_ref"] / n_atoms,
+        energy,
+        quantity="energy",
+        unit="eV/atom",
+    )
+    plots.parity(arrays["forces_pred"], arrays["forces_ref"], forces)
+    return [energy, forces]
 
 
 def summary_line(metrics: dict) -> str:
@@ -187,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     result = evaluate_predictor(predictor, frames, args.batch_size)
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = dict(result["metrics"], model=str(args.model), test_set=str(args.test))
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    atomic_write_json(out_dir / "metrics.json", metrics)
     parity_plots(result["arrays"], out_dir)
     print(f"{len(frames)} structures: {summary_line(metrics)} -> {out_dir}")
     return metrics

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pax import compare
 from pax.cluster.ledger import FINAL, read_records
+from pax.tracking import compare
 from tests.integration.workflow_helpers import events, kill_when, run_pax
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

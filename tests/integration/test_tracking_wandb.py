@@ -3,7 +3,7 @@
 import pytest
 
 from pax.tracking import Tracker, read_metrics
-from pax.tracking_wandb import RUN_ID_FILE
+from pax.tracking.wandb_sink import RUN_ID_FILE
 from tests.conftest import build
 from tests.helpers.wandb_reader import history_values, read_wandb_run
 from tests.unit.tracking.synthetic import feed

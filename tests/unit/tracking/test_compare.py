@@ -2,9 +2,8 @@ import csv
 
 import pytest
 
-from pax import compare
 from pax.errors import PaxError
-from pax.tracking import Tracker
+from pax.tracking import Tracker, compare
 from tests.unit.tracking.synthetic import feed
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pax import plots
+from pax.tracking import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -24,7 +24,7 @@ def test_make_all_writes_every_plot(synthetic_records, tmp_path):
     ]
     for path in paths:
         assert_png(path)
-    assert not list((tmp_path / "plots").glob("*.tmp.png"))
+    assert not list((tmp_path / "plots").glob(".*.tmp"))
 
 
 def test_make_all_skips_plots_without_data(synthetic_records, tmp_path):

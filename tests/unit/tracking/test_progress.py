@@ -1,7 +1,7 @@
 import io
 import logging
 
-from pax.progress import ProgressDisplay, describe
+from pax.tracking.progress import ProgressDisplay, describe
 
 
 def test_describe_idg_and_al_fields():
@@ -25,7 +25,7 @@ def test_describe_idg_and_al_fields():
 
 def test_labels_is_taken_as_done(caplog):
     display = ProgressDisplay(interval_s=0, stream=io.StringIO())
-    with caplog.at_level(logging.INFO, logger="pax.progress"):
+    with caplog.at_level(logging.INFO, logger="pax.tracking.progress"):
         display.update("idg", labels=7, total=20, in_flight=2)
     assert caplog.records[0].getMessage() == "idg: labels 7/20, in_flight=2"
 
@@ -33,7 +33,7 @@ def test_labels_is_taken_as_done(caplog):
 def test_plain_lines_are_rate_limited_per_phase(caplog):
     display = ProgressDisplay(interval_s=3600, stream=io.StringIO())
     assert not display.is_rich  # a StringIO is no terminal
-    with caplog.at_level(logging.INFO, logger="pax.progress"):
+    with caplog.at_level(logging.INFO, logger="pax.tracking.progress"):
         for done in range(50):
             display.update("idg", done=done, total=50)
         display.update("al", n_train=50)
@@ -43,7 +43,7 @@ def test_plain_lines_are_rate_limited_per_phase(caplog):
 
 def test_plain_lines_every_update_without_interval(caplog):
     display = ProgressDisplay(interval_s=0, stream=io.StringIO())
-    with caplog.at_level(logging.INFO, logger="pax.progress"):
+    with caplog.at_level(logging.INFO, logger="pax.tracking.progress"):
         for done in range(3):
             display.update("idg", done=done, total=3)
     assert len(caplog.records) == 3
@@ -67,7 +67,7 @@ def test_a_failing_display_falls_back_to_lines(caplog):
             raise OSError("terminal gone")
 
     display = ProgressDisplay(stream=Broken(), rich=True, refresh_s=0, interval_s=0)
-    with caplog.at_level(logging.INFO, logger="pax.progress"):
+    with caplog.at_level(logging.INFO, logger="pax.tracking.progress"):
         display.update("idg", done=1, total=2)
         display.update("idg", done=2, total=2)
     display.close()

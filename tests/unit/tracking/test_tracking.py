@@ -4,7 +4,7 @@ import logging
 import pytest
 
 from pax.tracking import Tracker, read_metrics
-from pax.tracking_wandb import WandbSink, scrub_api_key, wandb_row
+from pax.tracking.wandb_sink import WandbSink, scrub_api_key, wandb_row
 from tests.unit.tracking.synthetic import feed
 
 

@@ -1,4 +1,4 @@
-"""Run tracking: metrics.jsonl, Weights & Biases, plots and the progress display."""
+"""The Tracker: every event of a run to metrics.jsonl, W&B, plots and the display."""
 
 from __future__ import annotations
 
@@ -9,22 +9,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pax.progress import ProgressDisplay
-from pax.tracking_wandb import (
-    CALIBRATION_COLUMNS,
-    SAMPLING_COLUMNS,
-    WandbSink,
-    jsonable,
-)
+from pax.tracking.progress import ProgressDisplay
+from pax.tracking.records import METRICS_FILE, RunCounters, jsonable, read_metrics
+from pax.tracking.wandb_sink import WandbSink
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.jsonl"
 PLOTS_DIR = "plots"
 
 
 class Tracker:
-    """Records every event of a run (the only module that talks to W&B).
+    """Records every event of a run (the only caller of W&B).
 
     kinds and their fields (as IDG, AL and finalize log them):
       train:       phase, epoch, member ("mean" for the ensemble), train_loss,
@@ -40,6 +35,7 @@ class Tracker:
                    in_flight_after
       test:        phase, n_labels, test_f_mae, test_f_rmse, test_e_mae_per_atom
       phase:       phase, event (start|end), and phase figures
+      summary, model: written by summary() and log_model()
     Each record gets time_s (run wall time, continued across resumes) and kind;
     train records also get epoch_total (epochs counted over all phases) and
     sampling and calibration records labels (labels returned so far).
@@ -76,10 +72,10 @@ class Tracker:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.cfg = cfg
-        self._state = _State()
+        self._counters = RunCounters()
         for row in read_metrics(self.run_dir):
-            self._state.update(row)
-        self._t0 = time.time() - self._state.last_time_s
+            self._counters.update(row)
+        self._t0 = time.time() - self._counters.last_time_s
         self._file = open(self.run_dir / METRICS_FILE, "a", buffering=1)  # noqa: SIM115
         self._progress = ProgressDisplay(interval_s=progress_interval_s)
         self._wandb = WandbSink.start(
@@ -94,18 +90,18 @@ class Tracker:
     def log(self, kind: str, record: dict[str, Any]) -> None:
         """Append one record to metrics.jsonl (flushed at once) and send it to W&B."""
         row = {"kind": kind, "time_s": round(time.time() - self._t0, 3), **record}
-        self._state.annotate(row)
-        self._state.update(row)
+        self._counters.annotate(row)
+        self._counters.update(row)
         self._file.write(json.dumps(row, default=jsonable) + "\n")
         if self._wandb is not None and kind not in ("summary", "model"):
             self._wandb.log(row)
 
     def logged_label(self, ticket: str) -> bool:
         """Whether a "sampling" record of this ticket is in metrics.jsonl already."""
-        return ticket in self._state.label_tickets
+        return ticket in self._counters.label_tickets
 
     def progress(self, phase: str, **fields: Any) -> None:
-        """Update the live display (fields: see pax.progress)."""
+        """Update the live display (fields: see pax.tracking.progress)."""
         self._progress.update(phase, **fields)
 
     def plots(self, phase: str) -> list[Path]:
@@ -117,7 +113,7 @@ class Tracker:
         Returns:
             The PNG files written.
         """
-        from pax import plots
+        from pax.tracking import plots
 
         try:
             paths = plots.make_all(
@@ -127,8 +123,7 @@ class Tracker:
             log.warning("plots after %s failed: %s", phase, exc)
             return []
         log.info("plots after %s: %s", phase, ", ".join(p.name for p in paths))
-        if self._wandb is not None:
-            self._wandb.tables(self._state.sampling_rows, self._state.calibration_rows)
+        self._send_tables()
         return paths
 
     def summary(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -137,12 +132,12 @@ class Tracker:
         Returns:
             The summary as recorded, with the figures the tracker adds.
         """
-        full = {**self._state.summary(time.time() - self._t0), **values}
+        full = {**self._counters.summary(time.time() - self._t0), **values}
         if "final_mae" in values and "final_valid_f_mae" not in values:
             full["final_valid_f_mae"] = values["final_mae"]
         self.log("summary", full)
+        self._send_tables()
         if self._wandb is not None:
-            self._wandb.tables(self._state.sampling_rows, self._state.calibration_rows)
             self._wandb.summary(full)
         return full
 
@@ -168,10 +163,17 @@ class Tracker:
             self._file.close()
 
     def __enter__(self) -> Tracker:
+        """The tracker itself."""
         return self
 
     def __exit__(self, exc_type: object, *_: object) -> None:
+        """Close; an exception marks the W&B run failed."""
         self.close(exit_code=0 if exc_type is None else 1)
+
+    def _send_tables(self) -> None:
+        if self._wandb is not None:
+            counters = self._counters
+            self._wandb.tables(counters.sampling_rows, counters.calibration_rows)
 
     def _targets(self) -> dict[str, float]:
         al = getattr(self.cfg, "al", None)
@@ -179,89 +181,6 @@ class Tracker:
             return {}
         idg = al.desired_acc * al.idg.desired_acc_scale_idg
         return {"al": al.desired_acc, "idg": idg}
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The records of run_dir/metrics.jsonl (a torn last line is skipped)."""
-    path = Path(run_dir) / METRICS_FILE
-    if not path.exists():
-        return []
-    rows = []
-    with open(path) as handle:
-        for line in handle:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                log.debug("skipping a torn line in %s", path)
-    return rows
-
-
-class _State:
-    """Counters rebuilt from metrics.jsonl so a resumed run continues its axes."""
-
-    def __init__(self) -> None:
-        self.last_time_s = 0.0
-        self.labels = 0
-        self.labels_by_phase: dict[str, int] = {}
-        self.labels_failed = 0
-        self.crossed = 0
-        self.train_phase: str | None = None
-        self.epoch_base = 0
-        self.epoch_max = -1
-        self.last_mean: dict[str, Any] = {}
-        self.label_tickets: set[str] = set()
-        self.sampling_rows: list[list[Any]] = []
-        self.calibration_rows: list[list[Any]] = []
-
-    def annotate(self, row: dict[str, Any]) -> None:
-        """Add the running axes to a new record."""
-        kind = row["kind"]
-        if kind == "train" and "epoch" in row:
-            phase = row.get("phase")
-            if phase != self.train_phase:
-                self.train_phase = phase
-                self.epoch_base = self.epoch_max + 1
-            row["epoch_total"] = self.epoch_base + int(row["epoch"])
-        elif kind == "sampling":
-            row["labels"] = self.labels + 1
-        elif kind == "calibration":
-            row["labels"] = self.labels
-
-    def update(self, row: dict[str, Any]) -> None:
-        """Count one record (new, or read back on resume)."""
-        kind = row.get("kind")
-        self.last_time_s = max(self.last_time_s, float(row.get("time_s", 0.0)))
-        if kind == "train":
-            self.train_phase = row.get("phase")
-            total = row.get("epoch_total", row.get("epoch", 0))
-            self.epoch_base = int(total) - int(row.get("epoch", 0))
-            self.epoch_max = max(self.epoch_max, int(total))
-            if str(row.get("member", "mean")) == "mean":
-                self.last_mean = row
-        elif kind == "sampling":
-            self.labels = int(row.get("labels", self.labels + 1))
-            if row.get("ticket") is not None:
-                self.label_tickets.add(str(row["ticket"]))
-            if row.get("status", "ok") == "ok":
-                phase = str(row.get("phase", "al"))
-                self.labels_by_phase[phase] = self.labels_by_phase.get(phase, 0) + 1
-            else:
-                self.labels_failed += 1
-            self.sampling_rows.append([row.get(c) for c in SAMPLING_COLUMNS])
-        elif kind == "calibration":
-            self.calibration_rows.append([row.get(c) for c in CALIBRATION_COLUMNS])
-        elif kind == "uncertainty" and row.get("crossed"):
-            self.crossed += 1
-
-    def summary(self, wall_time_s: float) -> dict[str, Any]:
-        """The figures the tracker knows by itself."""
-        out: dict[str, Any] = {"wall_time_s": round(wall_time_s, 3)}
-        out.update({f"labels_{p}": n for p, n in self.labels_by_phase.items()})
-        out["labels_total"] = sum(self.labels_by_phase.values())
-        out["labels_failed"] = self.labels_failed
-        if self.last_mean.get("valid_f_mae") is not None:
-            out["final_valid_f_mae"] = self.last_mean["valid_f_mae"]
-        return out
 
 
 def _wandb_cfg(cfg: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The W&B side of pax.tracking: one W&B run per Hydra job, records as history rows."""
+"""The W&B side of tracking: one W&B run per Hydra job, records as history rows."""
 
 from __future__ import annotations
 
@@ -11,10 +11,18 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from pax.fileio import atomic_write
+from pax.tracking.records import (
+    CALIBRATION_COLUMNS,
+    METRICS_FILE,
+    SAMPLING_COLUMNS,
+    flatten,
+    jsonable,
+)
+
 log = logging.getLogger(__name__)
 
 RUN_ID_FILE = "wandb_run_id"
-METRICS_FILE = "metrics.jsonl"  # pax.tracking.METRICS_FILE
 
 # Step axis of each W&B section (W&B plots each section against its axis).
 STEP_AXES = {
@@ -25,39 +33,13 @@ STEP_AXES = {
     "md": "time_s",
     "phase": "time_s",
 }
-SAMPLING_COLUMNS = [
-    "phase",
-    "ticket",
-    "traj",
-    "system",
-    "md_step",
-    "uncertainty",
-    "threshold",
-    "label_wall_s",
-    "status",
-    "reason",
-    "split",
-    "n_train",
-    "n_valid",
-    "in_flight",
-    "utilisation",
-    "time_s",
-]
-CALIBRATION_COLUMNS = [
-    "phase",
-    "traj",
-    "system",
-    "predicted_uncertainty",
-    "force_error_max",
-    "force_error_mean",
-    "labels",
-]
 
 
 class WandbSink:
     """One W&B run; after the first failure it warns once and goes quiet."""
 
     def __init__(self, run: Any, wandb: Any) -> None:
+        """Wrap a started W&B run and the wandb module that started it."""
         self.run = run
         self._wandb = wandb
 
@@ -166,7 +148,7 @@ class WandbSink:
 
     def summary(self, values: dict[str, Any]) -> None:
         """Update the run summary (nested dicts flattened with '/')."""
-        flat = _flatten(values)
+        flat = {k: _plain(v) for k, v in flatten(values, "/").items()}
         self._guard("writing the summary", lambda: self.run.summary.update(flat))
 
     def artifact(self, files: list[str]) -> None:
@@ -235,16 +217,6 @@ def _numbers(row: dict[str, Any], skip: set[str]) -> dict[str, float]:
     return out
 
 
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}/"))
-        else:
-            out[f"{prefix}{key}"] = _plain(value)
-    return out
-
-
 def wandb_run_id(run_dir: Path) -> str:
     """The W&B run id of this run directory (made once, reused on resume)."""
     path = run_dir / RUN_ID_FILE
@@ -252,7 +224,7 @@ def wandb_run_id(run_dir: Path) -> str:
         return path.read_text().strip()
     alphabet = string.ascii_lowercase + string.digits
     run_id = "".join(secrets.choice(alphabet) for _ in range(8))
-    path.write_text(run_id + "\n")
+    atomic_write(path, run_id + "\n")
     return run_id
 
 
@@ -272,14 +244,3 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return value
-
-
-def jsonable(value: Any) -> Any:
-    """json.dumps default: arrays as lists, Enums as values, anything else as str."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "value"):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)

@@ -1,25 +1,25 @@
 """`pax-compare DIR...`: compare runs or whole sweeps from their metrics files.
 
 Each DIR is a run directory (it holds metrics.jsonl) or a folder of them (a
-sweep). Writes a table (printed, and as CSV) and one figure: validation force
-MAE against training set size for every run, and final MAE, labels and wall
-time against the swept keys (the config keys whose values differ).
+sweep). Writes a table (printed, and as CSV) and one figure (drawn by
+pax.tracking.plots.comparison): validation force MAE against training set size
+for every run, and final MAE, labels and wall time against the swept keys (the
+config keys whose values differ).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from pax.errors import PaxError
-from pax.tracking import METRICS_FILE, read_metrics
+from pax.fileio import atomic_write
+from pax.tracking import plots
+from pax.tracking.records import METRICS_FILE, flatten, is_mean_train, read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,7 @@ def run_figures(run_dir: Path) -> dict[str, Any]:
     rows = read_metrics(run_dir)
     summaries = [r for r in rows if r.get("kind") == "summary"]
     out: dict[str, Any] = dict(summaries[-1]) if summaries else {}
-    means = [
-        r
-        for r in rows
-        if r.get("kind") == "train"
-        and r.get("valid_f_mae") is not None
-        and str(r.get("member", "mean")) == "mean"
-    ]
+    means = [r for r in rows if is_mean_train(r) and r.get("valid_f_mae") is not None]
     labels = [r for r in rows if r.get("kind") == "sampling"]
     out.setdefault("final_valid_f_mae", means[-1]["valid_f_mae"] if means else None)
     out.setdefault("labels_total", sum(r.get("status", "ok") == "ok" for r in labels))
@@ -83,19 +77,10 @@ def learning_curve(rows: list[dict[str, Any]]) -> list[tuple[int, float]]:
     for r in rows:
         if r.get("n_train") is not None:
             n_train = r["n_train"]
-        mean = r.get("kind") == "train" and str(r.get("member", "mean")) == "mean"
-        if mean and r.get("valid_f_mae") is not None and n_train is not None:
-            curve.append((n_train, r["valid_f_mae"]))
+        mae = r.get("valid_f_mae")
+        if is_mean_train(r) and mae is not None and n_train is not None:
+            curve.append((n_train, mae))
     return curve
-
-
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: node}
 
 
 def run_config(run_dir: Path) -> dict[str, Any]:
@@ -104,7 +89,7 @@ def run_config(run_dir: Path) -> dict[str, Any]:
 
     path = run_dir / "config.yaml"
     if path.exists():
-        return _flatten(yaml.safe_load(path.read_text()) or {})
+        return flatten(yaml.safe_load(path.read_text()) or {}, ".")
     pairs = [p.split("=", 1) for p in run_dir.name.split(",") if "=" in p]
     return dict(pairs)
 
@@ -157,57 +142,13 @@ def _cell(value: Any) -> str:
 
 def write_csv(keys: list[str], rows: list[dict[str, Any]], path: Path) -> Path:
     """The comparison as CSV."""
-    cols = ["run", *keys, *COLUMNS, "dir"]
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=cols, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def plot(keys: list[str], rows: list[dict[str, Any]], path: Path) -> Path:
-    """One figure: MAE curves of every run, then final MAE, labels, wall time."""
-    fig = Figure(figsize=(11, 7), layout="constrained")
-    FigureCanvasAgg(fig)
-    (ax_curve, ax_mae), (ax_labels, ax_time) = fig.subplots(2, 2)
-    for row in rows:
-        if row["curve"]:
-            ax_curve.plot(*zip(*row["curve"]), lw=1.2, label=row["run"])
-    ax_curve.set(
-        xlabel="training set size",
-        ylabel="validation force MAE (eV/Å)",
-        yscale="log",
-        title="learning curves (ensemble mean)",
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(
+        text, fieldnames=["run", *keys, *COLUMNS, "dir"], extrasaction="ignore"
     )
-    ax_curve.legend(fontsize=7)
-    numeric = len(keys) == 1 and all(_is_number(r[keys[0]]) for r in rows)
-    x = [float(r[keys[0]]) for r in rows] if numeric else list(range(len(rows)))
-    names = [", ".join(f"{k}={r[k]}" for k in keys) or r["run"] for r in rows]
-    for ax, key, label in (
-        (ax_mae, "final_valid_f_mae", "final force MAE (eV/Å)"),
-        (ax_labels, "labels_total", "labels"),
-        (ax_time, "wall_time_s", "wall time (s)"),
-    ):
-        y = [np.nan if r[key] is None else float(r[key]) for r in rows]
-        if numeric:
-            order = np.argsort(x)
-            ax.plot(np.array(x)[order], np.array(y)[order], "o-")
-            ax.set_xlabel(keys[0])
-        else:
-            ax.bar(x, y)
-            ax.set_xticks(x, names, rotation=30, ha="right", fontsize=7)
-        ax.set_ylabel(label)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return not isinstance(value, bool)
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write(path, text.getvalue())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,6 +174,6 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(keys, rows))
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = write_csv(keys, rows, args.out / "compare.csv")
-    png_path = plot(keys, rows, args.out / "compare.png")
+    png_path = plots.comparison(keys, rows, args.out / "compare.png")
     print(f"\nwrote {png_path} and {csv_path}")
     return 0

@@ -1,7 +1,8 @@
-"""PNG plots of a run from its metrics records (matplotlib, Agg, no pyplot state).
+"""Every figure pax draws (matplotlib, Agg, no pyplot state), written atomically.
 
-Every function takes the records of metrics.jsonl (see pax.tracking.Tracker)
-and writes one PNG; make_all writes those that have data.
+The run plots take the records of metrics.jsonl (see pax.tracking.Tracker) and
+write one PNG each; make_all writes those that have data. parity serves
+finalize and pax-eval, comparison serves pax-compare.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from pax.fileio import atomic_write
+
 log = logging.getLogger(__name__)
 
 Records = Sequence[dict[str, Any]]
@@ -25,20 +28,17 @@ def _of(records: Records, kind: str) -> list[dict[str, Any]]:
     return [r for r in records if r.get("kind") == kind]
 
 
-def _figure(n_axes: int = 1, width: float = 6.4) -> tuple[Figure, list[Any]]:
-    fig = Figure(figsize=(width, 3.2 * n_axes), layout="constrained")
+def _figure(
+    n_rows: int = 1, width: float = 6.4, n_cols: int = 1
+) -> tuple[Figure, list[Any]]:
+    fig = Figure(figsize=(width, 3.2 * n_rows), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(n_axes, 1, squeeze=False)[:, 0]
-    return fig, list(axes)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    return fig, list(axes.ravel())
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(path)
-    return path
+    return atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
 
 
 def _phase_marks(ax: Any, rows: list[dict[str, Any]], x: str) -> None:
@@ -282,6 +282,57 @@ def parity(
     ax.set_aspect("equal", adjustable="datalim")
     _save(fig, path)
     return stats
+
+
+def comparison(keys: list[str], rows: list[dict[str, Any]], path: Path) -> Path:
+    """pax-compare's figure: MAE curves of every run, final MAE, labels, wall time.
+
+    Args:
+        keys: The swept config keys (one numeric key gives x values).
+        rows: One per run: run, curve [(n_train, MAE)], the swept keys,
+            final_valid_f_mae, labels_total, wall_time_s.
+        path: PNG file to write.
+
+    Returns:
+        path.
+    """
+    fig, (ax_curve, ax_mae, ax_labels, ax_time) = _figure(2, width=11, n_cols=2)
+    for row in rows:
+        if row["curve"]:
+            ax_curve.plot(*zip(*row["curve"]), lw=1.2, label=row["run"])
+    ax_curve.set(
+        xlabel="training set size",
+        ylabel="validation force MAE (eV/Å)",
+        yscale="log",
+        title="learning curves (ensemble mean)",
+    )
+    ax_curve.legend(fontsize=7)
+    numeric = len(keys) == 1 and all(_is_number(r[keys[0]]) for r in rows)
+    x = [float(r[keys[0]]) for r in rows] if numeric else list(range(len(rows)))
+    names = [", ".join(f"{k}={r[k]}" for k in keys) or r["run"] for r in rows]
+    for ax, key, label in (
+        (ax_mae, "final_valid_f_mae", "final force MAE (eV/Å)"),
+        (ax_labels, "labels_total", "labels"),
+        (ax_time, "wall_time_s", "wall time (s)"),
+    ):
+        y = [np.nan if r[key] is None else float(r[key]) for r in rows]
+        if numeric:
+            order = np.argsort(x)
+            ax.plot(np.array(x)[order], np.array(y)[order], "o-")
+            ax.set_xlabel(keys[0])
+        else:
+            ax.bar(x, y)
+            ax.set_xticks(x, names, rotation=30, ha="right", fontsize=7)
+        ax.set_ylabel(label)
+    return _save(fig, path)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool)
 
 
 PLOTS = {
