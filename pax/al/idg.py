@@ -40,6 +40,7 @@ class InitialDataset:
         self.trainings = 0
         self.epochs = 0
         self.mae: float | None = None
+        self.e_mae_mev: float | None = None  # validation energy MAE, meV/atom (shown)
         state = ctx.load("idg")
         if state:
             self.sampler.load_state_dict(state["sampler"])
@@ -207,6 +208,8 @@ class InitialDataset:
         mean = [r for r in records if r.get("member") == "mean"]
         if mean:
             self.mae = float(mean[-1]["valid_f_mae"])
+            e_mae = mean[-1].get("valid_e_mae_per_atom")  # eV/atom
+            self.e_mae_mev = None if e_mae is None else 1000.0 * e_mae
 
     def _progress(self) -> None:
         ctx = self.ctx
@@ -216,6 +219,7 @@ class InitialDataset:
             total=self.idg.max_initial_set_size,
             in_flight=ctx.pool.in_flight,
             mae=self.mae,
+            e_mae=self.e_mae_mev,
             target=self.target,
         )
 

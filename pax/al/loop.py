@@ -358,6 +358,7 @@ class ActiveLearning:
             in_flight=ctx.pool.in_flight,
             mae=self.mae,
             target=self.al.desired_acc,
+            e_mae=self.e_mae_mev,
             md_steps=int(self.md.steps.sum()),
         )
 

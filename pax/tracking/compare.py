@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 IGNORED_PREFIXES = ("run.", "wandb.", "hydra.")
 COLUMNS = [
     "final_valid_f_mae",
+    "final_valid_e_mae_mev_per_atom",
     "labels_total",
     "labels_failed",
     "wall_time_s",
@@ -59,6 +60,10 @@ def run_figures(run_dir: Path) -> dict[str, Any]:
     means = [r for r in rows if is_mean_train(r) and r.get("valid_f_mae") is not None]
     labels = [r for r in rows if r.get("kind") == "sampling"]
     out.setdefault("final_valid_f_mae", means[-1]["valid_f_mae"] if means else None)
+    e_mae = means[-1].get("valid_e_mae_per_atom") if means else None  # eV/atom
+    out.setdefault(
+        "final_valid_e_mae_mev_per_atom", None if e_mae is None else 1000 * e_mae
+    )
     out.setdefault("labels_total", sum(r.get("status", "ok") == "ok" for r in labels))
     out.setdefault("labels_failed", sum(r.get("status", "ok") != "ok" for r in labels))
     out.setdefault("wall_time_s", max((r.get("time_s", 0) for r in rows), default=0))

@@ -4,6 +4,7 @@ Fields the workflow passes (all optional, numbers unless told):
   done, total   labels done of the labels planned (IDG) or wanted (AL);
                 labels is taken as done when done is not given
   mae, target   current validation force MAE and the MAE that ends the phase (eV/Å)
+  e_mae         current validation energy MAE (meV/atom)
   n_train       training set size (labels)
   threshold     current uncertainty threshold (eV/Å)
   in_flight     labels being computed
@@ -30,7 +31,8 @@ def describe(phase: str, fields: dict[str, Any]) -> str:
         fields: Progress fields (see the module docstring).
 
     Returns:
-        A line such as "idg: labels 40/100, F-MAE 0.312 (target 1.000) eV/Å".
+        A line such as "idg: labels 40/100, F-MAE 0.312 (target 1.000) eV/Å,
+        E-MAE 12.5 meV/atom".
     """
     parts = []
     done, total = fields.get("done"), fields.get("total")
@@ -40,8 +42,11 @@ def describe(phase: str, fields: dict[str, Any]) -> str:
     if mae is not None:
         goal = f" (target {_fmt(target)})" if target is not None else ""
         parts.append(f"F-MAE {_fmt(mae)}{goal} eV/Å")
+    if fields.get("e_mae") is not None:
+        parts.append(f"E-MAE {_fmt(fields['e_mae'])} meV/atom")
     for key, value in fields.items():
-        if key not in ("done", "total", "mae", "target") and value is not None:
+        shown = ("done", "total", "mae", "target", "e_mae")
+        if key not in shown and value is not None:
             parts.append(f"{key}={_fmt(value)}{_UNITS.get(key, '')}")
     return f"{phase}: " + ", ".join(parts)
 

@@ -55,12 +55,14 @@ def test_unfinished_run_is_computed_from_records(tmp_path, files_only_cfg):
                 "epoch": 0,
                 "member": "mean",
                 "valid_f_mae": 0.4,
+                "valid_e_mae_per_atom": 0.0125,
                 "n_train": 3,
             },
         )
         tracker.log("sampling", {"phase": "idg", "status": "ok"})
     figures = compare.run_figures(tmp_path / "r")
     assert figures["final_valid_f_mae"] == 0.4
+    assert figures["final_valid_e_mae_mev_per_atom"] == pytest.approx(12.5)
     assert figures["labels_total"] == 1
     assert figures["stop_reason"] == "unfinished"
 

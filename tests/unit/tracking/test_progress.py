@@ -23,6 +23,11 @@ def test_describe_idg_and_al_fields():
     assert "in_flight=3" in line
 
 
+def test_energy_mae_is_on_the_line():
+    line = describe("al", {"mae": 0.08, "target": 0.1, "e_mae": 4.25})
+    assert line == "al: F-MAE 0.08 (target 0.1) eV/Å, E-MAE 4.25 meV/atom"
+
+
 def test_labels_is_taken_as_done(caplog):
     display = ProgressDisplay(interval_s=0, stream=io.StringIO())
     with caplog.at_level(logging.INFO, logger="pax.tracking.progress"):
