@@ -112,6 +112,7 @@ class PaxConfig:
                 type(self.cluster).__name__,
                 f"pick a preset: cluster={'|'.join(CLUSTER_SCHEMAS)}",
             )
+        self.al.idg.sampler_steps(self.md.timestep_fs)  # refuses a sub-step interval
         if self.dft.charge is None:
             self.dft.charge = self.system.charge
         if self.dft.multiplicity is None:

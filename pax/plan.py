@@ -60,6 +60,7 @@ def build_plan(cfg: PaxConfig, stage: str) -> Plan:
     systems = load_systems(cfg.system)
     check_elements(cfg, {int(z) for a in systems for z in a.numbers})
     al, idg, ml, md, cl = cfg.al, cfg.al.idg, cfg.mlff, cfg.md, cfg.cluster
+    equilibrate, interval = idg.sampler_steps(md.timestep_fs)
     system_lines = [
         f"{a.info.get('system', cfg.system.name)}: {a.get_chemical_formula()}, "
         f"{len(a)} atoms, {'periodic' if a.pbc.any() else 'molecule'}"
@@ -95,15 +96,17 @@ def build_plan(cfg: PaxConfig, stage: str) -> Plan:
             f"friction {md.friction_per_fs}/fs"
         ],
         "initial dataset": [
-            f"sampler {idg.sampler.value}, "
-            f"a frame every {idg.skip_step_initial} steps, "
+            f"sampler {idg.sampler.value}, friction "
+            f"{idg.friction_per_fs or md.friction_per_fs}/fs, {equilibrate} steps "
+            f"before the first frame, a frame every {interval} steps, "
             f"{idg.n_points_per_sampling_step} per member per round",
             f"stop at valid F-MAE <= "
             f"{al.desired_acc * idg.desired_acc_scale_idg:.4g} eV/Å, "
             f"{idg.max_initial_set_size} points or {idg.max_initial_epochs} epochs",
         ],
         "active learning": [
-            f"{al.num_trajectories} trajectories, "
+            f"{al.num_trajectories} trajectories from {al.start_from.value} at "
+            f"{al.temperatures_K or md.temperature_K} K, "
             f"check every {al.skip_step_mlff} steps, "
             f"threshold (1 + {al.c_x}) x mean of last {al.threshold_window}",
             f"stop at valid F-MAE < {al.desired_acc} eV/Å, {al.max_train_set_size} "

@@ -71,14 +71,23 @@ def make_calculator(cfg: PaxConfig, run_dir: Path) -> Calculator:
 
 
 class Sampler:
-    """One ASE MD trajectory per starting geometry, giving a frame every skip steps."""
+    """One ASE MD trajectory per starting geometry, giving a frame every skip steps.
+
+    Each trajectory runs `equilibrate` steps more before its first frame. The
+    positions of its last frames (as many as AL trajectories of its system) are
+    kept in `late`, newest last: AL may start from them (al.start_from=idg_end).
+    """
 
     def __init__(self, cfg: PaxConfig, systems: list[Atoms], run_dir: Path) -> None:
         self.cfg = cfg
-        self.skip = cfg.al.idg.skip_step_initial
+        idg = cfg.al.idg
+        self.equilibrate, self.skip = idg.sampler_steps(cfg.md.timestep_fs)
+        self.friction_per_fs = idg.friction_per_fs or cfg.md.friction_per_fs
+        self.keep = -(-cfg.al.num_trajectories // len(systems))
         self.calc = make_calculator(cfg, run_dir)
         self.trajs = [a.copy() for a in systems]
         self.steps = [0] * len(self.trajs)
+        self.late: list[list[np.ndarray]] = [[] for _ in self.trajs]  # (n_atoms, 3) Å
         self.next_traj = 0
         rng = np.random.default_rng(cfg.md.seed)
         for atoms in self.trajs:
@@ -94,16 +103,18 @@ class Sampler:
                 atoms.set_constraint(FixCom())
 
     def next_frame(self) -> tuple[int, Atoms]:
-        """Run the next trajectory skip_step_initial steps; return (index, frame)."""
+        """Run the next trajectory to its next frame; return (index, frame)."""
         i = self.next_traj
         self.next_traj = (i + 1) % len(self.trajs)
         atoms = self.trajs[i]
         atoms.calc = self.calc
-        self._dynamics(atoms, seed=self.cfg.md.seed + i + self.steps[i]).run(self.skip)
-        self.steps[i] += self.skip
+        steps = self.skip + (self.equilibrate if self.steps[i] == 0 else 0)
+        self._dynamics(atoms, seed=self.cfg.md.seed + i + self.steps[i]).run(steps)
+        self.steps[i] += steps
         frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
         frame.info["system"] = atoms.info.get("system", self.cfg.system.name)
         atoms.calc = None
+        self.late[i] = [*self.late[i], frame.positions.copy()][-self.keep :]
         return i, frame
 
     def _dynamics(self, atoms: Atoms, seed: int):
@@ -114,17 +125,18 @@ class Sampler:
             atoms,
             timestep=md.timestep_fs * units.fs,
             temperature_K=md.temperature_K,
-            friction=md.friction_per_fs / units.fs,
+            friction=self.friction_per_fs / units.fs,
             rng=np.random.default_rng(seed),
             fixcm=False,
         )
 
     def state_dict(self) -> dict:
-        """Positions, momenta and step counts of every sampling trajectory."""
+        """Positions, momenta, step counts and late frames of every trajectory."""
         return {
             "positions": [a.positions.copy() for a in self.trajs],
             "momenta": [a.get_momenta() for a in self.trajs],
             "steps": list(self.steps),
+            "late": [list(frames) for frames in self.late],
             "next_traj": self.next_traj,
         }
 
@@ -134,4 +146,6 @@ class Sampler:
             atoms.positions = pos
             atoms.set_momenta(mom)
         self.steps = list(state["steps"])
+        # states of older pax lack "late": no frames to start AL from
+        self.late = [list(f) for f in state.get("late", [[] for _ in self.trajs])]
         self.next_traj = state["next_traj"]

@@ -28,8 +28,9 @@ class MDConfig:
     """The MD protocol of the AL explorers; the IDG sampler (ASE) uses part of it.
 
     The IDG sampler runs velocity Verlet for nve and Langevin (NVT, fixed cell)
-    otherwise, npt included, from temperature_K, timestep_fs, friction_per_fs,
-    fix_com and seed; the other keys apply to AL only.
+    otherwise, npt included, from temperature_K, timestep_fs, friction_per_fs
+    (unless al.idg.friction_per_fs is set), fix_com and seed; the other keys
+    apply to AL only.
     """
 
     integrator: Integrator = Integrator.langevin

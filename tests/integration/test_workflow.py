@@ -152,3 +152,31 @@ def test_pax_al_without_idg_or_data_is_refused(tmp_path):
     proc = run_pax(tmp_path / "empty", entry="main_al", timeout=120)
     assert proc.returncode == 2
     assert "run.initial_dataset" in proc.stderr
+
+
+def test_exploration_settings_run_end_to_end(tmp_path):
+    """Equilibrated IDG sampling, fs spacing, AL from IDG end states at two T."""
+    run_dir = tmp_path / "explore"
+    proc = run_pax(
+        run_dir,
+        "al.idg.equilibration_fs=5",  # 10 steps of 0.5 fs
+        "al.idg.sample_interval_fs=4",  # 8 steps
+        "al.idg.friction_per_fs=0.01",
+        "al.start_from=idg_end",
+        "al.temperatures_K=[300,900]",
+        "al.max_train_set_size=8",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    idg_steps = {
+        e["md_step"] for e in events(run_dir, "sampling") if e["phase"] == "idg"
+    }
+    assert idg_steps and all((s - 10) % 8 == 0 and s >= 18 for s in idg_steps)
+    log = (
+        proc.stdout
+        + proc.stderr
+        + "".join(p.read_text() for p in run_dir.glob("*.log"))
+    )
+    assert "trajectories start at late IDG frames" in log
+    assert {(e["phase"], e["event"]) for e in events(run_dir, "phase")} >= {
+        ("al", "end")
+    }

@@ -1,7 +1,9 @@
 """The IDG sampler drives MD with a MACE model file through the element-wise product."""
 
 import numpy as np
+import pytest
 import torch
+from ase import units
 
 from pax.al.sampler import Sampler, make_calculator
 from tests.unit.md.helpers import molecule, tiny_mace
@@ -56,3 +58,35 @@ def test_sampler_without_fix_com_lets_the_centre_of_mass_drift(pax_config, tmp_p
     sampler.next_frame()
     assert not sampler.trajs[0].constraints
     assert np.abs(sampler.trajs[0].get_momenta().sum(0)).max() > 1e-6
+
+
+def test_sampler_equilibrates_then_spaces_frames_in_fs(pax_config, tmp_path):
+    """5 fs (10 steps) of equilibration, then frames 9.8 fs or more (20 steps) apart."""
+    cfg = pax_config(
+        [
+            "system=ethanol",
+            "al.idg.sampler=xtb",
+            "al.idg.equilibration_fs=5",
+            "al.idg.sample_interval_fs=9.8",
+            "al.num_trajectories=2",
+        ]
+    )
+    sampler = Sampler(cfg, [molecule("ethanol")], tmp_path)
+    frames = [sampler.next_frame()[1] for _ in range(3)]
+    assert sampler.steps == [10 + 3 * 20]
+    late = sampler.state_dict()["late"][0]  # the last two frames, newest last
+    assert len(late) == 2
+    np.testing.assert_array_equal(late[-1], frames[-1].positions)
+    np.testing.assert_array_equal(late[0], frames[1].positions)
+    again = Sampler(cfg, [molecule("ethanol")], tmp_path)
+    again.load_state_dict(sampler.state_dict())
+    np.testing.assert_array_equal(again.late[0][0], late[0])
+
+
+def test_sampler_friction_defaults_to_the_md_one(pax_config, tmp_path):
+    base = ["system=ethanol", "al.idg.sampler=xtb", "md.friction_per_fs=0.002"]
+    for extra, friction in (([], 0.002), (["al.idg.friction_per_fs=0.01"], 0.01)):
+        sampler = Sampler(pax_config(base + extra), [molecule("ethanol")], tmp_path)
+        dynamics = sampler._dynamics(sampler.trajs[0], seed=0)
+        assert dynamics.fr == pytest.approx(friction / units.fs)
+        assert (sampler.equilibrate, sampler.skip) == (0, 25)
