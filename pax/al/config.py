@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 
+from pax.al.selection import RULES
 from pax.al.uncertainty import MEASURES
 from pax.dft.xtb import XTBMethod
 from pax.errors import ConfigError
@@ -25,11 +27,25 @@ class Replay(str, Enum):
     random_subset = "random_subset"
 
 
+class FullQueue(str, Enum):
+    """What a trajectory does when its geometry is wanted but no label slot is free."""
+
+    run_on = "run_on"
+    pause = "pause"
+
+
 class ValidationSplit(str, Enum):
     """How a label is chosen for validation."""
 
     arrival = "arrival"
     hash = "hash"
+
+
+class StartFrom(str, Enum):
+    """Where each AL trajectory starts."""
+
+    geometry = "geometry"
+    idg_end = "idg_end"
 
 
 class ConvergeWhich(str, Enum):
@@ -51,7 +67,14 @@ class IDGConfig:
     foundation_model: str = "mace-mp-small"
     """sampler=mace: a MACE file, or mace-mp-small|medium|large, mace-off-* (cache)."""
     skip_step_initial: int = 25
-    """MD steps between sampled frames."""
+    """MD steps between sampled frames (when sample_interval_fs is 0)."""
+    sample_interval_fs: float = 0.0
+    """Least sampler MD time between frames (fs), rounded up to md.timestep_fs
+    steps; 0: skip_step_initial steps (aims-PAX)."""
+    equilibration_fs: float = 0.0
+    """Sampler MD time (fs) before the first frame of each geometry; 0: none."""
+    friction_per_fs: float = 0.0
+    """Langevin friction of the sampler (1/fs); 0: md.friction_per_fs (aims-PAX)."""
     n_points_per_sampling_step: int = 2
     """Frames sampled per member and geometry in each sampling round."""
     distinct_member_sets: bool = True
@@ -73,6 +96,9 @@ class IDGConfig:
     """IDG stops with an error when this many reference labels in a row failed."""
 
     def __post_init__(self) -> None:
+        for key in ("sample_interval_fs", "equilibration_fs", "friction_per_fs"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"al.idg.{key}", getattr(self, key), "must be >= 0")
         if self.min_initial_set_size > self.max_initial_set_size:
             raise ConfigError(
                 "al.idg.min_initial_set_size",
@@ -95,6 +121,29 @@ class IDGConfig:
                 self.desired_acc_scale_idg,
                 "must be > 0",
             )
+
+    def sampler_steps(self, timestep_fs: float) -> tuple[int, int]:
+        """(equilibration, between frames) sampler MD steps of timestep_fs each.
+
+        Raises:
+            ConfigError: sample_interval_fs is set but shorter than one step.
+        """
+        if not self.sample_interval_fs:
+            interval = self.skip_step_initial
+        elif self.sample_interval_fs < timestep_fs * (1 - 1e-9):
+            raise ConfigError(
+                "al.idg.sample_interval_fs",
+                self.sample_interval_fs,
+                f"is under one md.timestep_fs ({timestep_fs} fs)",
+            )
+        else:
+            interval = _steps(self.sample_interval_fs, timestep_fs)
+        return _steps(self.equilibration_fs, timestep_fs), interval
+
+
+def _steps(time_fs: float, timestep_fs: float) -> int:
+    """MD steps that last at least time_fs (a rounding error short counts)."""
+    return math.ceil(time_fs / timestep_fs - 1e-9)
 
 
 @dataclass
@@ -129,6 +178,29 @@ class ALConfig:
     uncertainty: str = "max_atomic_sd"
     """Uncertainty measure compared with the threshold: max_atomic_sd (aims-PAX,
     eV/Å), mean_atomic_sd (eV/Å) or energy_sd_per_atom (eV/atom)."""
+    selection: str = "threshold"
+    """Selection rule (pax/al/selection.py): threshold (aims-PAX: uncertainty above
+    (1 + c_x) x its running mean) or trust_window (trust_lo < uncertainty <
+    trust_hi, DP-GEN)."""
+    trust_lo: float = 0.0
+    """trust_window: lower level (units of al.uncertainty, eV/Å for force
+    measures); 0 derives it: trust_lo_factor x desired_acc, scaled by the labels'
+    median uncertainty / prospective force MAE once trust_calibration_labels came
+    back."""
+    trust_hi: float = 0.0
+    """trust_window: at or above this (units of al.uncertainty) the trajectory rolls
+    back to its checkpoint with fresh velocities, nothing labelled; 0: no limit."""
+    trust_lo_factor: float = 1.0
+    """trust_window with trust_lo=0: the derived lower level's factor."""
+    trust_calibration_labels: int = 5
+    """trust_window with trust_lo=0: labels that must come back before their
+    uncertainty / error ratio scales the lower level; 0: never."""
+    min_steps_between_labels: int = 0
+    """Least MD steps a trajectory runs between two of its labels (a wanted
+    geometry sooner than that is not labelled and its trajectory runs on)."""
+    full_queue: FullQueue = FullQueue.run_on
+    """A wanted geometry with no free label slot: run_on (aims-PAX: the trajectory
+    runs on unlabelled) or pause (it waits at that geometry for a free slot)."""
     c_x: float = 0.0
     """Threshold factor: threshold = (1 + c_x) * mean(recent uncertainties)."""
     desired_acc: float = 0.1
@@ -149,6 +221,12 @@ class ALConfig:
     """No accuracy stop (IDG or AL) before validation holds this many frames."""
     num_trajectories: int = 8
     """MD trajectories explored at once (geometries cycled over them)."""
+    start_from: StartFrom = StartFrom.geometry
+    """Where trajectory i starts: geometry (its system's, aims-PAX) or idg_end (a
+    distinct late frame of the IDG sampler's trajectory of its system, velocities
+    drawn anew; the geometry when there was no IDG)."""
+    temperatures_K: list[float] = field(default_factory=list)
+    """Trajectory i runs at temperatures_K[i % len] (K); empty: md.temperature_K."""
     skip_step_mlff: int = 25
     """MD steps between uncertainty checks."""
     threshold_window: int = 400
@@ -163,7 +241,8 @@ class ALConfig:
     threshold_ceiling: float = 0.0
     """Upper bound of the threshold (eV/Å); 0 disables."""
     freeze_threshold_dataset: int = 1_000_000
-    """Stop updating the threshold once the training set reaches this size."""
+    """Stop updating the threshold (trust_window: its calibration) once the training
+    set reaches this size."""
     uncert_not_crossed_limit: int = 50_000
     """A trajectory quiet (no crossing) this many MD steps restarts from its start."""
     stops_before_label: int = 2
@@ -212,6 +291,24 @@ class ALConfig:
             raise ConfigError(
                 "al.uncertainty", self.uncertainty, f"choose one of {choices}"
             )
+        if self.selection not in RULES:
+            choices = ", ".join(RULES)
+            raise ConfigError(
+                "al.selection", self.selection, f"choose one of {choices}"
+            )
+        for key in ("trust_lo", "trust_hi", "min_steps_between_labels"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"al.{key}", getattr(self, key), "must be >= 0")
+        if 0 < self.trust_hi <= self.trust_lo:
+            raise ConfigError("al.trust_hi", self.trust_hi, "must be > al.trust_lo")
+        if self.trust_lo_factor <= 0:
+            raise ConfigError("al.trust_lo_factor", self.trust_lo_factor, "must be > 0")
+        if self.trust_calibration_labels < 0:
+            raise ConfigError(
+                "al.trust_calibration_labels",
+                self.trust_calibration_labels,
+                "must be >= 0 (0: never calibrate)",
+            )
         if self.desired_acc <= 0:
             raise ConfigError("al.desired_acc", self.desired_acc, "must be > 0 (eV/Å)")
         if self.prospective_window < 0:
@@ -243,6 +340,10 @@ class ALConfig:
         if self.threshold_warmup < 0:
             raise ConfigError(
                 "al.threshold_warmup", self.threshold_warmup, "must be >= 0"
+            )
+        if any(t <= 0 for t in self.temperatures_K):
+            raise ConfigError(
+                "al.temperatures_K", list(self.temperatures_K), "must all be > 0 (K)"
             )
         if self.threshold_ceiling and self.threshold_ceiling < self.threshold_floor:
             raise ConfigError(

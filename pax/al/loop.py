@@ -1,8 +1,9 @@
 """Parallel active learning: batched MD explores, uncertain geometries get labelled.
 
-One event loop owns MD, training and bookkeeping. A trajectory whose uncertainty
-crosses the threshold waits for its label while the others keep running; each
-arriving label adds epochs of training, done in chunks between MD advances.
+One event loop owns MD, training and bookkeeping. The selection rule
+(pax/al/selection.py) judges each running trajectory's geometry; a picked one
+waits for its label while the others keep running; each arriving label adds
+epochs of training, done in chunks between MD advances.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import time
 import numpy as np
 from ase import Atoms
 
+from pax.al.config import FullQueue
 from pax.al.context import Context
 from pax.al.decisions import al_stop, enough_validation
 from pax.al.labels import store_label
 from pax.al.records import log_calibration, log_sampling, train_logger
 from pax.al.replay import random_subset_sets
-from pax.al.sanity import unphysical
-from pax.al.threshold import Threshold
+from pax.al.sanity import gated_forces
+from pax.al.selection import RULES, Candidate, Verdict
+from pax.al.starts import al_starts, trajectory_configs
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,7 @@ class ActiveLearning:
         cfg = ctx.cfg
         self.al = cfg.al
         n = self.al.num_trajectories
-        self.starts = [ctx.systems[i % len(ctx.systems)].copy() for i in range(n)]
+        self.starts = al_starts(ctx)
         self.keys = [
             (
                 a.info.get("system", cfg.system.name)
@@ -48,21 +51,15 @@ class ActiveLearning:
             ctx.ensemble.models,
             self.starts,
             seeds=[cfg.md.seed + i for i in range(n)],
+            per_system=trajectory_configs(cfg.md, self.al.temperatures_K, n),
         )
-        self.threshold = Threshold(
-            self.al.c_x,
-            self.al.threshold_window,
-            self.al.threshold_warmup,
-            self.al.threshold_floor,
-            self.al.threshold_ceiling,
-        )
+        self.rule = RULES[self.al.selection](self.al, ctx.n_train)
         self.waiting: dict[int, str] = {}  # trajectory -> ticket
+        self.labelled_at: dict[int, int] = {}  # trajectory -> MD step of last label
         self.checkpoints: list[Atoms] = [self.md.atoms(i) for i in range(n)]
         self.quiet_steps = np.zeros(n, dtype=np.int64)  # MD steps since last crossing
         self.crashes = np.zeros(n, dtype=np.int64)  # stops since the last good check
-        self.predicted: dict[
-            str, np.ndarray
-        ] = {}  # ticket -> mean forces at submission
+        self.predicted: dict[str, np.ndarray] = {}  # ticket -> mean forces (n, 3)
         self.pending_epochs = 0
         self.fresh: set[str] = set()  # training labels whose epochs are still due
         self.deferred = False  # training waited one MD chunk after a submission
@@ -105,7 +102,6 @@ class ActiveLearning:
             if reason:
                 break
             # MD first: labels submitted at the last check compute meanwhile.
-            submitted = 0
             running = self.md.running
             if self.al.synchronous and ctx.pool.in_flight:
                 running = running & False  # everyone waits for the labels out
@@ -124,6 +120,8 @@ class ActiveLearning:
                     },
                 )
                 submitted = self._check()
+            else:  # a slot may have freed for a trajectory paused at its geometry
+                submitted = self._label()
             # Right after sending labels the other trajectories explore one more
             # chunk before training takes the cores again.
             defer = bool(submitted) and self.md.running.any() and not self.deferred
@@ -156,44 +154,55 @@ class ActiveLearning:
 
     # --------------------------------------------------------------- pieces
     def _check(self) -> int:
-        """Compare each running trajectory with its threshold; return labels sent."""
-        ctx, al = self.ctx, self.al
-        submitted = 0
-        unc = self.md.uncertainty()[al.uncertainty]
-        frozen = ctx.n_train() >= al.freeze_threshold_dataset
-        if frozen and not self.threshold.frozen:
-            self.threshold.freeze()
-        for i in np.flatnonzero(self.md.running):
-            key, u = self.keys[i], float(unc[i])
-            thr = self.threshold.value(key)
-            crossed = self.threshold.crossed(key, u)
-            step = int(self.md.steps[i])
-            ctx.tracker.log(
-                "uncertainty",
-                {
-                    "phase": "al",
-                    "traj": int(i),
-                    "system": key,
-                    "md_step": step,
-                    "uncertainty": u,
-                    "threshold": thr,
-                    "crossed": crossed,
-                },
+        """Offer each running trajectory to the selection rule; return labels sent."""
+        unc = self.md.uncertainty()[self.al.uncertainty]
+        gap = self.al.min_steps_between_labels  # MD steps
+        running = map(int, np.flatnonzero(self.md.running))
+        offered = [self._candidate(i, float(unc[i])) for i in running]
+        for c, verdict in zip(offered, self.rule.offer(offered)):
+            crossed = verdict is Verdict.wanted
+            record = {"phase": "al", **c.record(), "crossed": crossed}
+            self.ctx.tracker.log("uncertainty", record)
+            if verdict is Verdict.calm:
+                self._calm(c)
+            elif verdict is Verdict.too_far:
+                reason = f"uncertainty {c.uncertainty:.3g} beyond al.selection's trust"
+                tag = {"phase": "al", **c.record()}
+                self._roll_back(c.traj, reason, tag, fresh_velocities=True)
+            elif c.md_step < self.labelled_at.get(c.traj, -np.inf) + gap:
+                self.rule.withdraw(c.traj)  # labelled too recently: it runs on
+        return self._label() + self._restart_stopped()
+
+    def _label(self) -> int:
+        """Send the rule's picks while label slots are free; return labels sent."""
+        sent = 0
+        while (free := self.ctx.max_in_flight - self.ctx.pool.in_flight) > 0:
+            picked = self.rule.pick(free)
+            if not picked:
+                break
+            sent += sum(self._submit(c) for c in picked)
+        for traj in self.rule.waiting():  # wanted, but no slot is free
+            if self.al.full_queue == FullQueue.pause:
+                self.md.pause(traj)  # labelled at this geometry once a slot frees
+            else:
+                self.rule.withdraw(traj)  # it runs on unlabelled (aims-PAX)
+        return sent
+
+    def _calm(self, c: Candidate) -> None:
+        """Make c its trajectory's checkpoint; restart one quiet for too long."""
+        i = c.traj
+        self.checkpoints[i] = c.atoms
+        self.crashes[i] = 0
+        if self.quiet_steps[i] >= self.al.uncert_not_crossed_limit:
+            log.info(
+                "trajectory %d quiet for %d steps: restarting", i, self.quiet_steps[i]
             )
-            self.threshold.observe(key, u)
-            if crossed and ctx.pool.in_flight < ctx.max_in_flight:
-                submitted += self._submit(int(i), u, thr)
-            elif not crossed:
-                self.checkpoints[i] = self.md.atoms(int(i))
-                self.crashes[i] = 0
-                if self.quiet_steps[i] >= al.uncert_not_crossed_limit:
-                    log.info(
-                        "trajectory %d quiet for %d steps: restarting",
-                        i,
-                        self.quiet_steps[i],
-                    )
-                    self.md.reset(int(i), self.starts[i].copy())
-                    self.quiet_steps[i] = 0
+            self.md.reset(i, self.starts[i].copy())
+            self.quiet_steps[i] = 0
+
+    def _restart_stopped(self) -> int:
+        """Restart trajectories an MD guard stopped; return labels sent."""
+        submitted = 0
         for i in map(int, np.flatnonzero(self.md.stopped)):
             if i in self.waiting:
                 continue
@@ -204,62 +213,49 @@ class ActiveLearning:
                 self.md.stop_reason(i),
             )
             self.md.reset(i, self.checkpoints[i].copy())
-            stops = self.crashes[i] >= al.stops_before_label
-            if stops and ctx.pool.in_flight < ctx.max_in_flight:
+            stops = self.crashes[i] >= self.al.stops_before_label
+            if stops and self.ctx.pool.in_flight < self.ctx.max_in_flight:
                 # The model fails here again and again: label the last good geometry.
-                submitted += self._submit(i, float("nan"), None, trigger="md_stopped")
+                last_good = self._candidate(i, float("nan"))
+                submitted += self._submit(last_good, trigger="md_stopped")
         return submitted
 
-    def _submit(
-        self,
-        i: int,
-        uncertainty: float,
-        threshold: float | None,
-        trigger: str = "uncertainty",
-    ) -> int:
-        """Send trajectory i's geometry to the reference; 0 when the gate refused it."""
-        atoms = self.md.atoms(i)
+    def _candidate(self, i: int, uncertainty: float) -> Candidate:
+        """Trajectory i's current geometry, with its uncertainty."""
+        step = int(self.md.steps[i])
+        return Candidate(i, self.md.atoms(i), uncertainty, step, self.keys[i])
+
+    def _submit(self, c: Candidate, trigger: str = "uncertainty") -> int:
+        """Send c's geometry to the reference; 0 when the gate refused it."""
+        atoms = c.atoms
         frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-        frame.info["system"] = self.keys[i]
-        tag = {
-            "phase": "al",
-            "traj": i,
-            "system": self.keys[i],
-            "md_step": int(self.md.steps[i]),
-            "uncertainty": uncertainty,
-            "threshold": threshold,
-            "trigger": trigger,
-        }
-        predicted = self._sane_prediction(i, frame, tag)
-        if predicted is None:
+        frame.info["system"] = c.key
+        tag = {"phase": "al", **c.record(), "trigger": trigger}
+        gate = (self.starts[c.traj], self.al.sanity)
+        predicted, reason = gated_forces(self.ctx.ensemble, frame, *gate)
+        if reason is not None:
+            self._roll_back(c.traj, reason, tag)
             return 0
         ticket = self.ctx.pool.submit(frame, tag)
         self.predicted[ticket] = predicted
-        self.waiting[i] = ticket
-        self.md.pause(i)
-        self.quiet_steps[i] = 0
+        self.waiting[c.traj] = ticket
+        self.labelled_at[c.traj] = c.md_step
+        self.md.pause(c.traj)
+        self.quiet_steps[c.traj] = 0
         return 1
 
-    def _sane_prediction(self, i: int, frame: Atoms, tag: dict) -> np.ndarray | None:
-        """The ensemble's mean forces (n, 3) eV/Å on frame, None if the gate refuses.
-
-        A refused geometry is logged with its reason and trajectory i rolls back to
-        its checkpoint; nothing is labelled.
-        """
-        if not self.al.sanity.enabled:
-            return self.ctx.ensemble.predict([frame])["forces_comm"]
-        start = self.starts[i]
-        out = self.ctx.ensemble.predict([frame, start])
-        forces = out["forces_comm"][: len(frame)]  # (n, 3) eV/Å
-        energy, start_energy = (float(e) for e in out["energy"])  # eV
-        reason = unphysical(frame, start, self.al.sanity, forces, energy, start_energy)
-        if reason is None:
-            return forces
+    def _roll_back(
+        self, i: int, reason: str, tag: dict, fresh_velocities: bool = False
+    ) -> None:
+        """Log i's geometry as rejected (unlabelled); i restarts at its checkpoint."""
         log.warning("trajectory %d: not labelled, rolled back (%s)", i, reason)
         self.ctx.tracker.log("rejected", {**tag, "reason": reason})
-        self.md.reset(i, self.checkpoints[i].copy())
+        atoms = self.checkpoints[i].copy()
+        if fresh_velocities:
+            atoms.set_momenta(None)  # drawn anew at the trajectory's temperature
+        self.md.reset(i, atoms)
+        self.md.resume(i)  # one paused for a free slot runs again
         self.quiet_steps[i] = 0
-        return None
 
     def _arrived(self, done) -> None:
         ctx = self.ctx
@@ -291,6 +287,7 @@ class ActiveLearning:
             prospective = log_calibration(ctx, done, predicted)
             if prospective is not None:
                 self.prospective.append(prospective)
+                self.rule.calibrate(done.tag["uncertainty"], prospective)
 
     def _resume_orphans(self) -> None:
         """Resume trajectories that wait for a label the pool no longer knows."""
@@ -354,7 +351,7 @@ class ActiveLearning:
         ctx.tracker.progress(
             "al",
             n_train=ctx.n_train(),
-            threshold=self.threshold.value(self.keys[0]),
+            threshold=self.rule.level(self.keys[0]),
             in_flight=ctx.pool.in_flight,
             mae=self.mae,
             target=self.al.desired_acc,
@@ -366,8 +363,9 @@ class ActiveLearning:
     def _state(self) -> dict:
         return {
             "md": self.md.state_dict(),
-            "threshold": self.threshold.state_dict(),
+            "selection": self.rule.state_dict(),
             "waiting": dict(self.waiting),
+            "labelled_at": dict(self.labelled_at),
             "checkpoints": self.checkpoints,
             "quiet_steps": self.quiet_steps.copy(),
             "pending_epochs": self.pending_epochs,
@@ -381,8 +379,9 @@ class ActiveLearning:
 
     def _restore(self, state: dict) -> None:
         self.md.load_state_dict(state["md"])
-        self.threshold.load_state_dict(state["threshold"])
+        self.rule.load_state_dict(state.get("selection", state.get("threshold")))
         self.waiting = {int(k): v for k, v in state["waiting"].items()}
+        self.labelled_at = dict(state.get("labelled_at", {}))  # older pax: none
         self.checkpoints = state["checkpoints"]
         self.quiet_steps = state["quiet_steps"]
         self.pending_epochs, self.epochs = state["pending_epochs"], state["epochs"]

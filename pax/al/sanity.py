@@ -76,3 +76,22 @@ def unphysical(
                 "> al.sanity.max_energy_per_atom"
             )
     return None
+
+
+def gated_forces(
+    ensemble, frame: Atoms, start: Atoms, cfg: SanityConfig
+) -> tuple[np.ndarray, str | None]:
+    """The ensemble's mean forces (n, 3) eV/Å on frame, and why it is unphysical.
+
+    Args:
+        ensemble: a pax.mlff.Ensemble (its predict).
+        frame: the geometry to label.
+        start: its trajectory's start.
+        cfg: the gate's limits; when disabled the reason is always None.
+    """
+    if not cfg.enabled:
+        return ensemble.predict([frame])["forces_comm"], None
+    out = ensemble.predict([frame, start])
+    forces = out["forces_comm"][: len(frame)]  # (n, 3) eV/Å
+    energy, start_energy = (float(e) for e in out["energy"])  # eV
+    return forces, unphysical(frame, start, cfg, forces, energy, start_energy)

@@ -74,3 +74,23 @@ def test_bond_graph_of_ethanol(ethanol):
 def test_negative_limit_names_the_key():
     with pytest.raises(ConfigError, match="al.sanity.max_force"):
         SanityConfig(max_force=-1)
+
+
+def test_gated_forces_asks_the_ensemble_once(ethanol):
+    from pax.al.sanity import gated_forces
+
+    calls = []
+
+    class Ensemble:
+        def predict(self, frames):
+            calls.append(len(frames))
+            n = sum(len(f) for f in frames)
+            return {"forces_comm": np.ones((n, 3)), "energy": np.zeros(len(frames))}
+
+    forces, reason = gated_forces(Ensemble(), ethanol, ethanol, SanityConfig())
+    assert reason is None and forces.shape == (len(ethanol), 3) and calls == [1]
+    bad = ethanol.copy()
+    o, h = _hydroxyl(bad)
+    bad.set_distance(o, h, 0.2, fix=0)
+    forces, reason = gated_forces(Ensemble(), bad, ethanol, ON)
+    assert "fused atoms" in reason and forces.shape == (len(bad), 3) and calls[-1] == 2
