@@ -81,11 +81,13 @@ def pax_arm(
         raise RuntimeError(f"{run_dir}: {len(frames)} labels, fewer than {n_labels}")
     md = events(run_dir, "md")
     idg = [e for e in events(run_dir, "sampling") if e.get("phase") == "idg"]
+    idg_labels = sum(f.info.get("phase") == "idg" for f in frames[:n_labels])
     sampler_steps = sum(
         max(e["md_step"] for e in idg if e["traj"] == t) for t in {e["traj"] for e in idg}
     )
     return frames, {
         "labels": len(frames),
+        "idg_labels_in_budget": idg_labels,
         "reference_calls": len(frames) + sampler_steps,
         "idg_sampler_steps": sampler_steps,
         "mlff_md_steps": int(md[-1]["md_steps"]) if md else 0,

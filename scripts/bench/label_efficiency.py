@@ -87,11 +87,24 @@ def system_overrides(system: str) -> tuple[list[str], Path]:
     return [f"system.geometry={path}", f"system.name={path.stem}"], path
 
 
+NO_AL_STOP_EV_A = 0.0001
+"""al.desired_acc of the pax arms: AL never stops on accuracy, only on the budget."""
+
+
 def pax_overrides(args, s) -> list[str]:
-    """Overrides shared by every pax arm: run to the label budget, no test set."""
+    """Overrides shared by every pax arm: run to the label budget, no test set.
+
+    AL's accuracy stop is switched off, but IDG keeps the stop of the default
+    experiment (validation F-MAE <= 1 eV/Å after min_initial_set_size points):
+    otherwise IDG would run to max_initial_set_size and fill the whole budget.
+    """
     sys_over, _ = system_overrides(s["system"])
+    idg_target = composed([*sys_over, f"dft={args.reference}", *s["model"]]).al
+    idg_scale = idg_target.desired_acc * idg_target.idg.desired_acc_scale_idg
     return [*sys_over, f"dft={args.reference}", *s["model"],
-            f"md.temperature_K={args.temperature_K}", "al.desired_acc=0.0001",
+            f"md.temperature_K={args.temperature_K}",
+            f"al.desired_acc={NO_AL_STOP_EV_A}",
+            f"al.idg.desired_acc_scale_idg={idg_scale / NO_AL_STOP_EV_A:g}",
             "al.converge=none", f"al.max_train_set_size={20 * max(s['ns'])}",
             "al.max_MD_steps=1000000", "cluster.max_workers=1", "run.torch_threads=1",
             *args.overrides]

@@ -64,7 +64,8 @@ def cost_summary(costs: dict, scored: dict) -> dict:
         return float(np.mean(vals)) if vals else None
 
     calls, sampler = mean("reference_calls") or 0.0, mean("idg_sampler_steps") or 0.0
-    return {"labels": mean("labels"), "reference_calls": calls,
+    return {"labels": mean("labels"), "idg_labels": mean("idg_labels_in_budget"),
+            "reference_calls": calls,
             "idg_sampler_steps": sampler, "mlff_md_steps": mean("mlff_md_steps"),
             "arm_wall_s": mean("wall_s"),
             "retrain_wall_s": float(np.mean([r["train_wall_s"] for r in scored.values()])),
@@ -111,12 +112,12 @@ def markdown(summary: dict, s: dict, args, wall_s: float, targets) -> str:
     parts += ["Fraction of 8 MLFF Langevin runs that stay physical (final model):",
               table(["arm", "fraction physical", "length (ps)"], rows)]
     rows = [[arm, *[_num(e["cost"][k]) for k in (
-        "labels", "reference_calls", "mlff_md_steps", "retrain_wall_s", "arm_wall_s",
-        "projected_h_at_1min_per_call")]] for arm, e in arms.items()]
+        "labels", "idg_labels", "reference_calls", "mlff_md_steps", "retrain_wall_s",
+        "arm_wall_s", "projected_h_at_1min_per_call")]] for arm, e in arms.items()]
     parts += ["Cost per arm (means over seeds; reference calls include every reference "
               "MD step; projection: reference calls other than pax's xTB IDG sampler "
               "at 1 min each):",
-              table(["arm", "labels", "reference calls", "MLFF MD steps",
+              table(["arm", "labels", "of them IDG", "reference calls", "MLFF MD steps",
                      "retraining wall (s)", "arm wall (s)", "projected (h)"], rows)]
     return "\n\n".join(parts) + "\n"
 
