@@ -70,7 +70,7 @@ class InitialDataset:
                 self.idg.max_initial_epochs,
                 self.idg.min_initial_set_size,
             )
-            if reason:
+            if reason and ctx.store.size("valid") > 0:
                 break
             self._submit_more()
             if ctx.ensemble is None and self._ready_to_build():
@@ -159,10 +159,18 @@ class InitialDataset:
         # Train on one round while the next is labelled (none ahead if synchronous).
         ahead = 1 if self.ctx.cfg.al.synchronous else 2
         allowed = (self.trainings + ahead) * self.round_size
+        # No model can be built (or judged) before a validation frame arrives: with
+        # al.validation_split=hash the first labels may all be training frames.
+        no_validation = ctx.store.size("valid") == 0
+        if no_validation:
+            allowed = max(allowed, self.submitted + 1)
         while (
             ctx.pool.in_flight < ctx.max_in_flight
             and self.submitted < allowed
-            and self._smallest_member()[1] < self.idg.max_initial_set_size
+            and (
+                no_validation
+                or self._smallest_member()[1] < self.idg.max_initial_set_size
+            )
         ):
             traj, frame = self.sampler.next_frame()
             member = self._smallest_member()[0]

@@ -180,3 +180,31 @@ def test_exploration_settings_run_end_to_end(tmp_path):
     assert {(e["phase"], e["event"]) for e in events(run_dir, "phase")} >= {
         ("al", "end")
     }
+
+
+def test_hash_validation_sanity_gate_and_pause_run_end_to_end(tmp_path):
+    """Validation by ticket hash, the sanity gate and pausing trajectories for a
+    free slot: the run ends and validation holds exactly the labels whose ticket
+    hash chose them. At valid_ratio 0.1 the first 8 tickets (two IDG rounds, the
+    tiny IDG's whole training budget) all hash to training: IDG must sample on
+    until a validation frame arrives (it used to stop with none and fail)."""
+    from pax.al.decisions import valid_by_hash
+
+    run_dir = tmp_path / "policy"
+    proc = run_pax(
+        run_dir,
+        "al.validation_split=hash",
+        "al.valid_ratio=0.1",
+        "al.sanity.enabled=true",
+        "al.full_queue=pause",
+        "al.max_train_set_size=8",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    labels = [e for e in events(run_dir, "sampling") if e["status"] == "ok"]
+    assert not any(valid_by_hash(f"{i:06d}", 0.1) for i in range(8))
+    assert labels and any(e["split"] == "valid" for e in labels)
+    for e in labels:
+        assert (e["split"] == "valid") == valid_by_hash(e["ticket"], 0.1)
+    assert {(e["phase"], e["event"]) for e in events(run_dir, "phase")} >= {
+        ("al", "end")
+    }
