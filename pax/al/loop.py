@@ -20,7 +20,7 @@ from pax.al.decisions import al_stop, enough_validation
 from pax.al.labels import store_label
 from pax.al.records import log_calibration, log_sampling, train_logger
 from pax.al.replay import random_subset_sets
-from pax.al.sanity import gated_forces
+from pax.al.sanity import gated_forces, rollback_geometry
 from pax.al.selection import RULES, Candidate, Verdict
 from pax.al.starts import al_starts, trajectory_configs
 
@@ -247,10 +247,15 @@ class ActiveLearning:
     def _roll_back(
         self, i: int, reason: str, tag: dict, fresh_velocities: bool = False
     ) -> None:
-        """Log i's geometry as rejected (unlabelled); i restarts at its checkpoint."""
+        """Log i's geometry as rejected (unlabelled) and restart i.
+
+        It restarts at its checkpoint, or at its start when the checkpoint fails
+        the sanity gate too.
+        """
         log.warning("trajectory %d: not labelled, rolled back (%s)", i, reason)
         self.ctx.tracker.log("rejected", {**tag, "reason": reason})
-        atoms = self.checkpoints[i].copy()
+        atoms = rollback_geometry(self.checkpoints[i], self.starts[i], self.al.sanity)
+        self.checkpoints[i] = atoms.copy()
         if fresh_velocities:
             atoms.set_momenta(None)  # drawn anew at the trajectory's temperature
         self.md.reset(i, atoms)

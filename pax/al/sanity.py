@@ -95,3 +95,17 @@ def gated_forces(
     forces = out["forces_comm"][: len(frame)]  # (n, 3) eV/Å
     energy, start_energy = (float(e) for e in out["energy"])  # eV
     return forces, unphysical(frame, start, cfg, forces, energy, start_energy)
+
+
+def rollback_geometry(checkpoint: Atoms, start: Atoms, cfg: SanityConfig) -> Atoms:
+    """Where a rolled-back trajectory restarts.
+
+    Its checkpoint, or its start when the checkpoint itself fails the gate's
+    geometry checks (a bond changed while the ensemble was calm); the start comes
+    without momenta, so the trajectory gets new velocities.
+    """
+    if unphysical(checkpoint, start, cfg) is None:
+        return checkpoint.copy()
+    fresh = start.copy()
+    fresh.set_momenta(None)
+    return fresh

@@ -94,3 +94,22 @@ def test_gated_forces_asks_the_ensemble_once(ethanol):
     bad.set_distance(o, h, 0.2, fix=0)
     forces, reason = gated_forces(Ensemble(), bad, ethanol, ON)
     assert "fused atoms" in reason and forces.shape == (len(bad), 3) and calls[-1] == 2
+
+
+def test_rollback_goes_to_the_start_when_the_checkpoint_broke_a_bond(ethanol):
+    from pax.al.sanity import rollback_geometry
+
+    calm = ethanol.copy()
+    calm.rattle(0.01, seed=1)
+    calm.set_momenta(np.ones((len(calm), 3)))
+    back = rollback_geometry(calm, ethanol, ON)
+    np.testing.assert_allclose(back.positions, calm.positions)
+    assert back.get_momenta().any()  # the checkpoint keeps its velocities
+    broken = calm.copy()
+    o, h = _hydroxyl(broken)
+    broken.set_distance(o, h, 2.0, fix=0)
+    back = rollback_geometry(broken, ethanol, ON)
+    np.testing.assert_allclose(back.positions, ethanol.positions)
+    assert not back.get_momenta().any()  # new velocities at the restart
+    off = rollback_geometry(broken, ethanol, SanityConfig(enabled=False))
+    np.testing.assert_allclose(off.positions, broken.positions)  # gate off: as before
