@@ -180,8 +180,11 @@ class ALConfig:
     eV/Å), mean_atomic_sd (eV/Å) or energy_sd_per_atom (eV/atom)."""
     selection: str = "threshold"
     """Selection rule (pax/al/selection.py): threshold (aims-PAX: uncertainty above
-    (1 + c_x) x its running mean) or trust_window (trust_lo < uncertainty <
-    trust_hi, DP-GEN)."""
+    (1 + c_x) x its running mean), trust_window (trust_lo < uncertainty <
+    trust_hi, DP-GEN) or diverse (wanted as by threshold; picks the wanted
+    geometry maximising uncertainty x descriptor distance to what the model knows)."""
+    diverse_random_share: float = 0.0
+    """diverse: share of picks drawn at random from the wanted geometries."""
     trust_lo: float = 0.0
     """trust_window: lower level (units of al.uncertainty, eV/Å for force
     measures); 0 derives it: trust_lo_factor x desired_acc, scaled by the labels'
@@ -295,6 +298,12 @@ class ALConfig:
             choices = ", ".join(RULES)
             raise ConfigError(
                 "al.selection", self.selection, f"choose one of {choices}"
+            )
+        if not 0 <= self.diverse_random_share <= 1:
+            raise ConfigError(
+                "al.diverse_random_share",
+                self.diverse_random_share,
+                "must be in [0, 1]",
             )
         for key in ("trust_lo", "trust_hi", "min_steps_between_labels"):
             if getattr(self, key) < 0:

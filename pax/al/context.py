@@ -53,6 +53,15 @@ class Context:
             for k in range(self.cfg.mlff.ensemble_size)
         ]
 
+    def train_frames(self) -> list[Atoms]:
+        """Every training frame once (all members' sets together)."""
+        return [
+            a
+            for s in sorted(self.store.splits)
+            if s.startswith("train")
+            for a in self.store.get(s)
+        ]
+
     def n_train(self) -> int:
         """Training points of the smallest member set."""
         return min(len(s) for s in self.member_train_sets())

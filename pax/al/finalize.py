@@ -44,13 +44,7 @@ def write_results(ctx: Context, summary: dict) -> Path:
     tmp.mkdir()
     ctx.ensemble.refit_offsets(ctx.member_train_sets())
     model_paths = ctx.ensemble.export(tmp / "models")
-    train = [
-        a
-        for s in sorted(ctx.store.splits)
-        if s.startswith("train")
-        for a in ctx.store.get(s)
-    ]
-    write(str(tmp / "train.extxyz"), train, format="extxyz")
+    write(str(tmp / "train.extxyz"), ctx.train_frames(), format="extxyz")
     write(str(tmp / "valid.extxyz"), ctx.store.get("valid"), format="extxyz")
     valid = ctx.store.get("valid")
     metrics = ctx.ensemble.evaluate(valid)

@@ -21,7 +21,7 @@ from pax.al.labels import store_label
 from pax.al.records import log_calibration, log_sampling, train_logger
 from pax.al.replay import random_subset_sets
 from pax.al.sanity import gated_forces, rollback_geometry
-from pax.al.selection import RULES, Candidate, Verdict
+from pax.al.selection import RULES, Candidate, LoopView, Verdict
 from pax.al.starts import al_starts, trajectory_configs
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,10 @@ class ActiveLearning:
             seeds=[cfg.md.seed + i for i in range(n)],
             per_system=trajectory_configs(cfg.md, self.al.temperatures_K, n),
         )
-        self.rule = RULES[self.al.selection](self.al, ctx.n_train)
+        view = LoopView(
+            ctx.n_train, ctx.ensemble.descriptors, ctx.train_frames, ctx.max_in_flight
+        )
+        self.rule = RULES[self.al.selection](self.al, view)
         self.waiting: dict[int, str] = {}  # trajectory -> ticket
         self.labelled_at: dict[int, int] = {}  # trajectory -> MD step of last label
         self.checkpoints: list[Atoms] = [self.md.atoms(i) for i in range(n)]

@@ -65,6 +65,20 @@ class Verdict(str, Enum):
     """Beyond what the model can be trusted with: roll back, label nothing."""
 
 
+@dataclass
+class LoopView:
+    """What a rule may ask of the run."""
+
+    n_train: Callable[[], int]
+    """The training set's current size (points per member)."""
+    describe: Callable[[Sequence[Atoms]], np.ndarray] | None = None
+    """(N, d) structure descriptors under the current model."""
+    train_frames: Callable[[], list[Atoms]] | None = None
+    """Every training geometry."""
+    max_in_flight: int = 1
+    """Most labels out at once."""
+
+
 class SelectionRule(Protocol):
     """What the event loop asks of a rule."""
 
@@ -154,7 +168,7 @@ class CxThreshold(PerTrajectoryPool):
     the training set reaches al.freeze_threshold_dataset.
     """
 
-    def __init__(self, al: ALConfig, n_train: Callable[[], int]) -> None:
+    def __init__(self, al: ALConfig, view: LoopView) -> None:
         super().__init__()
         self.threshold = Threshold(
             al.c_x,
@@ -164,7 +178,7 @@ class CxThreshold(PerTrajectoryPool):
             al.threshold_ceiling,
         )
         self.freeze_at = al.freeze_threshold_dataset
-        self.n_train = n_train
+        self.n_train = view.n_train
 
     def offer(self, candidates: Sequence[Candidate]) -> list[Verdict]:
         """Freeze when the training set is large enough, then judge in turn."""
@@ -206,13 +220,13 @@ class TrustWindow(PerTrajectoryPool):
     reaches al.freeze_threshold_dataset.
     """
 
-    def __init__(self, al: ALConfig, n_train: Callable[[], int]) -> None:
+    def __init__(self, al: ALConfig, view: LoopView) -> None:
         super().__init__()
         self.lo, self.hi = al.trust_lo, al.trust_hi
         self.lo_uncalibrated = al.trust_lo_factor * al.desired_acc
         self.min_labels = al.trust_calibration_labels
         self.freeze_at = al.freeze_threshold_dataset
-        self.n_train = n_train
+        self.n_train = view.n_train
         self.ratios: list[float] = []  # uncertainty / prospective F-MAE, per label
         self._lo_now = self.sigma_lo()
 
@@ -259,9 +273,68 @@ class TrustWindow(PerTrajectoryPool):
         self.ratios = list(state.get("ratios", ()))
 
 
-RULES: dict[str, Callable[[ALConfig, Callable[[], int]], SelectionRule]] = {
+class Diverse(CxThreshold):
+    """Wanted as by the threshold rule; picks far from what the model knows.
+
+    Each slot takes the pool's candidate maximising uncertainty x (Euclidean
+    distance, in the model's structure descriptors, to the nearest training
+    geometry, label in flight or geometry picked before it), or with probability
+    al.diverse_random_share a candidate drawn at random. Picks stay "in flight"
+    for this rule until max_in_flight later picks.
+    """
+
+    def __init__(self, al: ALConfig, view: LoopView) -> None:
+        super().__init__(al, view)
+        if view.describe is None or view.train_frames is None:
+            raise ValueError("the diverse rule needs descriptors and training frames")
+        self.describe, self.train_frames = view.describe, view.train_frames
+        self.random_share = al.diverse_random_share
+        self.memory = max(1, view.max_in_flight)
+        self.recent: list[Atoms] = []  # latest picks, newest last
+        self.picks = 0  # seeds the random draws (stable under resume)
+
+    def pick(self, free_slots: int) -> list[Candidate]:
+        """Up to free_slots candidates, one at a time, each against the rest."""
+        picked: list[Candidate] = []
+        if free_slots < 1 or not self.pool:
+            return picked
+        wanted = list(self.pool.values())
+        desc = self.describe([c.atoms for c in wanted])
+        known = [*self.train_frames(), *self.recent]
+        seen = self.describe(known) if known else np.empty((0, desc.shape[1]))
+        nearest = np.full(len(wanted), np.inf)
+        if len(seen):
+            nearest = np.linalg.norm(desc[:, None] - seen[None], axis=-1).min(axis=1)
+        left = list(range(len(wanted)))
+        while left and len(picked) < free_slots:
+            rng = np.random.default_rng(self.picks)
+            self.picks += 1
+            if rng.random() < self.random_share:
+                j = left[int(rng.integers(len(left)))]
+            else:
+                j = max(left, key=lambda i: wanted[i].uncertainty * nearest[i])
+            left.remove(j)
+            picked.append(wanted[j])
+            nearest = np.minimum(nearest, np.linalg.norm(desc - desc[j], axis=-1))
+        for c in picked:
+            del self.pool[c.traj]
+        self.recent = [*self.recent, *(c.atoms for c in picked)][-self.memory :]
+        return picked
+
+    def state_dict(self) -> dict:
+        """The threshold rule's state, the recent picks and the draw counter."""
+        return {**super().state_dict(), "recent": self.recent, "picks": self.picks}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from state_dict()."""
+        super().load_state_dict(state)
+        self.recent = list(state.get("recent", ()))
+        self.picks = int(state.get("picks", 0))
+
+
+RULES: dict[str, Callable[[ALConfig, LoopView], SelectionRule]] = {
     "threshold": CxThreshold,
     "trust_window": TrustWindow,
+    "diverse": Diverse,
 }
-"""Rules `al.selection` may name; each is built as rule(al, n_train), n_train
-giving the training set's current size (points per member)."""
+"""Rules `al.selection` may name; each is built as rule(al, view)."""

@@ -317,6 +317,14 @@ class Ensemble:
             self.models, self.cache, atoms_list, self.device, compute_stress
         )
 
+    def descriptors(self, atoms_list: Sequence[Atoms]) -> np.ndarray:
+        """(N, d) structure descriptors under member 0's evaluation weights."""
+        from pax.mlff.descriptors import structure_descriptors
+
+        return structure_descriptors(
+            self.models[0], self.cache, atoms_list, self.device
+        )
+
     def evaluate(self, atoms_list: Sequence[Atoms]) -> dict:
         """Errors of the committee mean and of each member against REF_ labels.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import stats
-from common import machine, table
+from common import events, machine, table
 
 METRICS = ("f_mae", "f_rmse", "e_mae_per_atom", "f_p99")
 
@@ -55,6 +55,40 @@ def summarise(scored: dict, costs: dict, run_K: float, targets) -> dict:
                     for t in targets
                 }
     return out
+
+
+def in_run_curve(run_dir: Path, ns) -> dict[int, float]:
+    """A pax run's own learning curve: at each N, the members' mean validation
+    F-MAE of the last epoch trained with at most N labels back, for the N the
+    run reached (its own validation set, so not comparable across arms)."""
+    back = [(e["time_s"], e["labels"]) for e in events(run_dir, "sampling")
+            if e.get("labels") is not None]
+    epochs: dict[int, tuple[int, list[float]]] = {}
+    for e in events(run_dir, "train"):
+        if e.get("valid_f_mae") is None:
+            continue
+        labels = max((n for t, n in back if t <= e["time_s"]), default=0)
+        _, maes = epochs.setdefault(e["epoch_total"], (labels, []))
+        maes.append(e["valid_f_mae"])
+    curve = {}
+    for n in (n for n in ns if n <= max((b for _, b in back), default=0)):
+        fitting = [float(np.mean(m)) for labels, m in epochs.values() if labels <= n]
+        if fitting:
+            curve[n] = fitting[-1]
+    return curve
+
+
+def in_run_summary(out: Path, arms, ns) -> dict:
+    """In-run curves of the arms that are pax runs: intervals over seeds per N."""
+    result = {}
+    for arm in arms:
+        runs = sorted((out / "runs").glob(f"{arm}_s*"))
+        curves_ = [in_run_curve(r, ns) for r in runs if (r / "metrics.jsonl").exists()]
+        common_ns = [n for n in ns if curves_ and all(n in c for c in curves_)]
+        if common_ns:
+            result[arm] = [{"n": n, **stats.t_interval([c[n] for c in curves_])}
+                           for n in common_ns]
+    return result
 
 
 def cost_summary(costs: dict, scored: dict) -> dict:
@@ -107,6 +141,15 @@ def markdown(summary: dict, s: dict, args, wall_s: float, targets) -> str:
     if rows:
         parts += ["Ratio of labels to target (goal for pax: uniform/pax >= 2):",
                   table(["ratio", *[f"{t} eV/Å" for t in targets]], rows)]
+    in_run = summary.get("in_run", {})
+    if in_run:
+        ns = sorted({p["n"] for c in in_run.values() for p in c})
+        rows = [[arm, *[next((fmt_iv(p, spec=".4f") for p in c if p["n"] == n), "–")
+                        for n in ns]] for arm, c in in_run.items()]
+        parts += ["In-run learning curves: the pax runs' own ensembles, members' mean "
+                  "validation F-MAE (eV/Å) on each run's own validation set at the last "
+                  "epoch with at most N labels back (not comparable across arms):",
+                  table(["arm", *[f"N={n}" for n in ns]], rows)]
     rows = [[arm, fmt_iv(e["stability"], spec=".2f"), e["stability_steps"] * 0.5 / 1000]
             for arm, e in arms.items()]
     parts += ["Fraction of 8 MLFF Langevin runs that stay physical (final model):",
@@ -175,6 +218,7 @@ def figures(summary: dict, out: Path, targets) -> list[Path]:
 def write(out: Path, s: dict, args, costs: dict, scored: dict, targets, wall_s) -> None:
     """result.json, result.md and the figures under out; print the tables."""
     summary = summarise(scored, costs, args.temperature_K, targets)
+    summary["in_run"] = in_run_summary(out, costs, s["ns"])
     text = markdown(summary, s, args, wall_s, targets)
     (out / "result.md").write_text(text)
     figs = figures(summary, out, targets)

@@ -183,3 +183,18 @@ def test_pax_eval_equals_numpy(trained, split, tmp_path):
     assert again["f_mae"] == pytest.approx(metrics["f_mae"], abs=1e-9)
     with pytest.raises(PaxError):
         main([str(tmp_path / "nope"), str(test)])
+
+
+def test_descriptors_are_mace_calculators_averaged_per_structure(trained, split, tmp_path):
+    from mace.calculators import MACECalculator
+
+    ens, _, _ = trained
+    _, valid = split
+    got = ens.descriptors(valid[:3])
+    first = ens.export(tmp_path / "models")[0]
+    dtype = str(ens.dtype).removeprefix("torch.")
+    calc = MACECalculator(model_paths=str(first), device="cpu", default_dtype=dtype)
+    for atoms, row in zip(valid[:3], got):
+        want = calc.get_descriptors(atoms, invariants_only=True).mean(axis=0)
+        np.testing.assert_allclose(row, want, rtol=1e-5, atol=1e-7)
+    assert got.shape[0] == 3 and not np.allclose(got[0], got[1])

@@ -37,9 +37,7 @@ def test_mace_file_sampler_matches_stock_mace(pax_config, tmp_path):
 
 def test_sampler_langevin_keeps_centre_of_mass_at_rest(pax_config, tmp_path):
     """md.fix_com: ASE's FixCom holds the centre of mass (Langevin's fixcm is off)."""
-    cfg = pax_config(
-        ["system=ethanol", "al.idg.sampler=xtb", "al.idg.skip_step_initial=20"]
-    )
+    cfg = pax_config(["system=ethanol", "al=aims_pax", "al.idg.skip_step_initial=20"])
     start = molecule("ethanol")
     sampler = Sampler(cfg, [start], tmp_path)
     for _ in range(3):
@@ -84,7 +82,7 @@ def test_sampler_equilibrates_then_spaces_frames_in_fs(pax_config, tmp_path):
 
 
 def test_sampler_friction_defaults_to_the_md_one(pax_config, tmp_path):
-    base = ["system=ethanol", "al.idg.sampler=xtb", "md.friction_per_fs=0.002"]
+    base = ["system=ethanol", "al=aims_pax", "md.friction_per_fs=0.002"]
     for extra, friction in (([], 0.002), (["al.idg.friction_per_fs=0.01"], 0.01)):
         sampler = Sampler(pax_config(base + extra), [molecule("ethanol")], tmp_path)
         dynamics = sampler._dynamics(sampler.trajs[0], seed=0)

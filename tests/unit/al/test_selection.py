@@ -12,7 +12,15 @@ from ase import Atoms
 
 from pax.al.config import ALConfig
 from pax.al.loop import ActiveLearning
-from pax.al.selection import RULES, Candidate, CxThreshold, TrustWindow, Verdict
+from pax.al.selection import (
+    RULES,
+    Candidate,
+    CxThreshold,
+    Diverse,
+    LoopView,
+    TrustWindow,
+    Verdict,
+)
 from pax.al.threshold import Threshold
 from pax.errors import ConfigError
 
@@ -29,11 +37,13 @@ def pool(*uncertainties: float, key: str = "all", step: int = 0) -> list[Candida
 
 
 def threshold_rule(n_train: int = 0, **al) -> CxThreshold:
-    return CxThreshold(ALConfig(**al), lambda: n_train)
+    return CxThreshold(ALConfig(**al), LoopView(lambda: n_train))
 
 
 def trust_rule(n_train: int = 0, **al) -> TrustWindow:
-    return TrustWindow(ALConfig(selection="trust_window", **al), lambda: n_train)
+    return TrustWindow(
+        ALConfig(selection="trust_window", **al), LoopView(lambda: n_train)
+    )
 
 
 # ------------------------------------------------------------------ threshold
@@ -62,7 +72,7 @@ def test_threshold_rule_crosses_as_the_old_inline_code():
     settings.update(threshold_floor=0.05, freeze_threshold_dataset=40)
     old = Threshold(0.1, 20, 5, 0.05)
     n_train = 0
-    rule = CxThreshold(ALConfig(**settings), lambda: n_train)
+    rule = CxThreshold(ALConfig(**settings), LoopView(lambda: n_train))
     keys = ["a", "b", "a", "b", "a", "a"]
     crossings = 0
     for check in range(300):
@@ -178,6 +188,80 @@ def test_trust_window_state_round_trip():
     assert [c.traj for c in again.pick(2)] == [1]
 
 
+# -------------------------------------------------------------------- diverse
+def at(x: float, y: float = 0.0) -> Atoms:
+    """A geometry whose (fake) descriptor is (x, y)."""
+    atoms = water()
+    atoms.info["d"] = (x, y)
+    return atoms
+
+
+def diverse_rule(train=((0.0, 0.0),), share=0.0, max_in_flight=1) -> Diverse:
+    view = LoopView(
+        lambda: len(train),
+        describe=lambda frames: np.array([a.info["d"] for a in frames], float),
+        train_frames=lambda: [at(*d) for d in train],
+        max_in_flight=max_in_flight,
+    )
+    al = ALConfig(selection="diverse", threshold_warmup=0, diverse_random_share=share)
+    return Diverse(al, view)
+
+
+def offer_at(rule, *points) -> list[Verdict]:
+    """Offer candidates (traj i at points[i] = (uncertainty, x, y)) after a calm check
+    that sets the threshold below all of them."""
+    rule.offer([Candidate(i, at(0), 0.01, 0, "all") for i in range(len(points))])
+    pool_ = [Candidate(i, at(x, y), u, 25, "all") for i, (u, x, y) in enumerate(points)]
+    return rule.offer(pool_)
+
+
+def test_diverse_picks_uncertainty_times_distance_not_uncertainty_alone():
+    rule = diverse_rule()
+    # traj 0: most uncertain but next to the training geometry (score 0.1);
+    # traj 1: half as uncertain, far away (score 0.5)
+    assert offer_at(rule, (1.0, 0.1, 0.0), (0.5, 1.0, 0.0)) == [Verdict.wanted] * 2
+    assert [c.traj for c in rule.pick(1)] == [1]
+    assert rule.waiting() == [0]
+
+
+def test_diverse_second_pick_avoids_the_first():
+    rule = diverse_rule()
+    # traj 1 sits next to traj 0; traj 2 is as far from the training set elsewhere
+    offer_at(rule, (0.5, 1.0, 0.0), (0.5, 0.99, 0.0), (0.45, 0.0, 1.0))
+    assert [c.traj for c in rule.pick(2)] == [0, 2]
+
+
+def test_diverse_counts_recent_picks_as_known():
+    rule = diverse_rule(max_in_flight=1)
+    offer_at(rule, (0.5, 1.0, 0.0))
+    assert [c.traj for c in rule.pick(1)] == [0]
+    # next check: traj 0 again at its labelled geometry, traj 1 nearer the
+    # training set but nowhere near the label in flight
+    offer_at(rule, (0.5, 1.0, 0.0), (0.5, 0.0, 0.6))
+    assert [c.traj for c in rule.pick(1)] == [1]
+
+
+def test_diverse_random_share_draws_reproducibly_and_resumes():
+    picks = []
+    for _ in range(2):
+        rule = diverse_rule(share=1.0)
+        offer_at(rule, *[(0.5, float(x), 0.0) for x in range(1, 7)])
+        picks.append([c.traj for c in rule.pick(3)])
+    assert picks[0] == picks[1] and picks[0] != [5, 4, 3]  # not the greedy order
+    rule = diverse_rule(share=1.0)
+    offer_at(rule, *[(0.5, float(x), 0.0) for x in range(1, 7)])
+    first = rule.pick(1)
+    again = diverse_rule(share=1.0)
+    again.load_state_dict(rule.state_dict())
+    assert again.recent[0].info["d"] == first[0].atoms.info["d"]
+    assert [c.traj for c in first + again.pick(2)] == picks[0]
+
+
+def test_diverse_needs_descriptors():
+    with pytest.raises(ValueError, match="descriptors"):
+        Diverse(ALConfig(selection="diverse"), LoopView(lambda: 0))
+
+
 # --------------------------------------------------------------------- config
 @pytest.mark.parametrize(
     ("settings", "key"),
@@ -188,6 +272,7 @@ def test_trust_window_state_round_trip():
         ({"trust_lo_factor": 0.0}, "al.trust_lo_factor"),
         ({"trust_calibration_labels": -1}, "al.trust_calibration_labels"),
         ({"min_steps_between_labels": -5}, "al.min_steps_between_labels"),
+        ({"diverse_random_share": 1.5}, "al.diverse_random_share"),
     ],
 )
 def test_bad_selection_settings_name_the_key(settings, key):
@@ -270,7 +355,7 @@ def fake_loop(n: int, max_in_flight: int, **al) -> ActiveLearning:
     loop = ActiveLearning.__new__(ActiveLearning)
     loop.ctx, loop.al, loop.md = ctx, cfg, FakeMD(n)
     loop.keys, loop.starts = ["all"] * n, [water() for _ in range(n)]
-    loop.rule = RULES[cfg.selection](cfg, ctx.n_train)
+    loop.rule = RULES[cfg.selection](cfg, LoopView(ctx.n_train))
     loop.waiting, loop.labelled_at, loop.predicted = {}, {}, {}
     loop.checkpoints = [water() for _ in range(n)]
     loop.quiet_steps = np.zeros(n, dtype=np.int64)
