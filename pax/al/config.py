@@ -222,6 +222,9 @@ class ALConfig:
     of its ticket with probability valid_ratio (stable under restarts and order)."""
     min_valid_size: int = 1
     """No accuracy stop (IDG or AL) before validation holds this many frames."""
+    bootstrap_members: bool = False
+    """Each member trains on its own bootstrap resample of its frames (Poisson(1)
+    copies of each, decided by label and member; stable as the data grow)."""
     num_trajectories: int = 8
     """MD trajectories explored at once (geometries cycled over them)."""
     start_from: StartFrom = StartFrom.geometry

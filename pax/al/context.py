@@ -9,6 +9,7 @@ from typing import Any
 
 from ase import Atoms
 
+from pax.al.decisions import bootstrap_counts
 from pax.al.state import load_state, save_state
 from pax.config import PaxConfig
 from pax.data import DatasetStore
@@ -46,7 +47,16 @@ class Context:
         return self.cfg.al.max_labels_in_flight or 2 * max(1, self.pool.workers)
 
     def member_train_sets(self) -> list[list[Atoms]]:
-        """Training frames of each member: its own IDG set plus the shared set."""
+        """Each member's training frames: its own IDG set plus the shared set.
+
+        With al.bootstrap_members each member gets its bootstrap resample.
+        """
+        sets = self._member_sets()
+        if not self.cfg.al.bootstrap_members:
+            return sets
+        return [_bootstrap(frames, k) for k, frames in enumerate(sets)]
+
+    def _member_sets(self) -> list[list[Atoms]]:
         shared = self.store.get("train")
         return [
             self.store.get(f"train_m{k}") + shared
@@ -63,8 +73,8 @@ class Context:
         ]
 
     def n_train(self) -> int:
-        """Training points of the smallest member set."""
-        return min(len(s) for s in self.member_train_sets())
+        """Training points of the smallest member set (before any bootstrap)."""
+        return min(len(s) for s in self._member_sets())
 
     def track_test(self, phase: str) -> None:
         """Log the ensemble's test-set errors every run.test_every_labels labels."""
@@ -100,3 +110,10 @@ class Context:
     def load(self, name: str) -> dict | None:
         """The saved state of a phase, or None."""
         return load_state(self.state_dir / f"{name}.pt")
+
+
+def _bootstrap(frames: list[Atoms], member: int) -> list[Atoms]:
+    """Member's bootstrap resample of frames (all of them when it would be empty)."""
+    counts = bootstrap_counts([a.info["label_id"] for a in frames], member)
+    resampled = [a for a, c in zip(frames, counts) for _ in range(c)]
+    return resampled or frames

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 
 
 def goes_to_validation(n_train: int, n_valid: int, valid_ratio: float) -> bool:
@@ -18,6 +19,25 @@ def valid_by_hash(ticket: str, valid_ratio: float) -> bool:
     """
     digest = hashlib.sha256(f"pax-validation:{ticket}".encode()).digest()
     return int.from_bytes(digest[:8], "big") < valid_ratio * 2**64
+
+
+def bootstrap_counts(label_ids: list[str], member: int) -> list[int]:
+    """How often each label appears in member's bootstrap set: Poisson(1) draws.
+
+    Each count is decided by the label and the member alone (an online
+    bootstrap), so a label keeps its count as the data grow and across restarts.
+    """
+    counts = []
+    for label_id in label_ids:
+        digest = hashlib.sha256(f"pax-bootstrap:{member}:{label_id}".encode()).digest()
+        u, k, p = int.from_bytes(digest[:8], "big") / 2**64, 0, math.exp(-1.0)
+        cdf = p
+        while u > cdf:  # inverse CDF of Poisson(1)
+            k += 1
+            p /= k
+            cdf += p
+        counts.append(k)
+    return counts
 
 
 def enough_validation(
