@@ -45,7 +45,8 @@ def test_md_ran_while_labels_were_in_flight(tmp_path):
         run_dir,
         "dft=emt",
         "dft.delay_s=0.3",
-        "al.max_train_set_size=8",
+        "al.max_train_set_size=12",  # members share IDG's ~9 frames: AL adds some
+        "al.num_trajectories=4",  # more than the 2 label slots: some keep running
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     overlapping = [e for e in events(run_dir, "md") if e["in_flight"] > 0]
