@@ -165,7 +165,9 @@ def mlff_arm(
             else:
                 pool.append(md.atoms(i))
     rng = np.random.default_rng(seeds.seed("draw", replicate, 1))
-    chosen = [pool[i] for i in rng.permutation(len(pool))[:n_labels]]
-    return reference.label(chosen, preset), {
-        "labels": len(chosen), "reference_calls": len(chosen), "mlff_md_steps": ran,
+    shuffled = [pool[i] for i in rng.permutation(len(pool))]
+    labelled, calls = reference.label(shuffled, preset, want=n_labels)
+    return labelled, {
+        "labels": len(labelled), "reference_calls": calls, "mlff_md_steps": ran,
+        "failed_labels": calls - len(labelled),
     }

@@ -39,15 +39,29 @@ def calculator(preset: str = "xtb"):
     )
 
 
-def label(frames: list[Atoms], preset: str = "xtb") -> list[Atoms]:
-    """Copies of frames with REF_energy (eV) and REF_forces (eV/Å) of the reference."""
-    calc, out = calculator(preset), []
+def label(frames: list[Atoms], preset: str = "xtb", want: int | None = None):
+    """Copies of frames with REF_energy (eV) and REF_forces (eV/Å) of the reference.
+
+    Frames the reference fails on (an SCF that does not converge) are left out, as
+    pax leaves out a failed label; labelling stops once `want` succeeded. Returns
+    (labelled frames, reference calls made, failures included).
+    """
+    from ase.calculators.calculator import CalculationFailed
+
+    calc, out, calls = calculator(preset), [], 0
     for frame in frames:
+        if want is not None and len(out) >= want:
+            break
         atoms = frame.copy()
         atoms.calc = calc
-        energy, forces = float(atoms.get_potential_energy()), atoms.get_forces().copy()
+        calls += 1
+        try:
+            energy, forces = float(atoms.get_potential_energy()), atoms.get_forces().copy()
+        except CalculationFailed:
+            calc = calculator(preset)  # a fresh one: no state from the failure
+            continue
         atoms.calc = None
         atoms.info["REF_energy"] = energy
         atoms.arrays["REF_forces"] = forces
         out.append(atoms)
-    return out
+    return out, calls
