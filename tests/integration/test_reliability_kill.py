@@ -32,6 +32,7 @@ KILLS = 10
 SEED = 10
 RUN = [
     *EMT,
+    "al=aims_pax",  # distinct member sets: labels enough for ten kills in IDG and AL
     "dft.delay_s=0.2",
     "al.idg.max_initial_set_size=8",
     "al.max_train_set_size=30",

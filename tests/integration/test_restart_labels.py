@@ -23,6 +23,7 @@ RUN = [
     "dft.delay_s=1.5",
     "cluster.max_workers=2",
     "al.max_MD_steps=600",
+    "al=aims_pax",  # distinct member sets: AL needs ~10 labels to reach 14 per member
     "al.sanity.enabled=false",  # EMT water breaks its bonds: the gate refuses all
 ]
 """Labels take 1.5 s on two workers, so AL saves its state with labels out."""
