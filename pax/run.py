@@ -114,7 +114,9 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
         from pax.al.loop import ActiveLearning
 
         started = time.time()
-        summary["stop_reason"] = ActiveLearning(ctx).run()
+        al = ActiveLearning(ctx)
+        summary["stop_reason"] = al.run()
+        summary["prospective_f_mae"] = al.prospective_mae()
         summary["al_wall_s"] = summary.get("al_wall_s", 0) + time.time() - started
         summary["al_labels"] = len(ctx.store.label_ids()) - summary.get("idg_labels", 0)
         converge(ctx)

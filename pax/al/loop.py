@@ -99,7 +99,7 @@ class ActiveLearning:
                 self.al.max_MD_steps,
                 self.e_mae_mev,
                 self.al.desired_acc_energy,
-                self._prospective_mae(),
+                self.prospective_mae(),
                 self.al.prospective_window > 0,
             )
             if reason:
@@ -148,7 +148,7 @@ class ActiveLearning:
                 "reason": reason,
                 "valid_f_mae": self.mae,
                 "valid_e_mae_mev_per_atom": self.e_mae_mev,
-                "prospective_f_mae": self._prospective_mae(),
+                "prospective_f_mae": self.prospective_mae(),
                 "labels": self.labels,
             },
         )
@@ -336,10 +336,10 @@ class ActiveLearning:
         self.mae = float(metrics["mean"]["f_mae"])
         self.e_mae_mev = 1000.0 * float(metrics["mean"]["e_mae_per_atom"])
 
-    def _prospective_mae(self) -> float | None:
-        """Mean prospective force MAE of the last al.prospective_window labels."""
-        window = self.al.prospective_window
-        if window < 1 or len(self.prospective) < window:
+    def prospective_mae(self) -> float | None:
+        """Mean prospective force MAE of the last al.prospective_window (0: 10) labels."""
+        window = self.al.prospective_window or 10
+        if len(self.prospective) < window:
             return None
         return float(np.mean(self.prospective[-window:]))
 
@@ -364,6 +364,7 @@ class ActiveLearning:
             mae=self.mae,
             target=self.al.desired_acc,
             e_mae=self.e_mae_mev,
+            prospective_f_mae=self.prospective_mae(),
             md_steps=int(self.md.steps.sum()),
         )
 

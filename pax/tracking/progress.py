@@ -5,6 +5,7 @@ Fields the workflow passes (all optional, numbers unless told):
                 labels is taken as done when done is not given
   mae, target   current validation force MAE and the MAE that ends the phase (eV/Å)
   e_mae         current validation energy MAE (meV/atom)
+  prospective_f_mae  mean force MAE of the last AL labels before training on them (eV/Å)
   n_train       training set size (labels)
   threshold     current uncertainty threshold (eV/Å)
   in_flight     labels being computed
@@ -20,7 +21,7 @@ from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
-_UNITS = {"threshold": " eV/Å"}
+_UNITS = {"threshold": " eV/Å", "prospective_f_mae": " eV/Å"}
 
 
 def describe(phase: str, fields: dict[str, Any]) -> str:

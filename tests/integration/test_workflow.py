@@ -65,6 +65,7 @@ def test_results_complete(finished_run):
         "al_labels",
         "idg_wall_s",
         "al_wall_s",
+        "prospective_f_mae",
     ):
         assert key in summary
     assert summary["final_mae"] > 0

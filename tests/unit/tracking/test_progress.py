@@ -78,3 +78,9 @@ def test_a_failing_display_falls_back_to_lines(caplog):
     display.close()
     assert not display.is_rich
     assert "idg: labels 2/2" in [r.getMessage() for r in caplog.records]
+
+
+def test_prospective_error_is_on_the_line_when_known():
+    line = describe("al", {"mae": 0.08, "target": 0.1, "prospective_f_mae": 0.13})
+    assert line.endswith("prospective_f_mae=0.13 eV/Å")
+    assert "prospective" not in describe("al", {"prospective_f_mae": None})
