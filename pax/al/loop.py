@@ -337,7 +337,7 @@ class ActiveLearning:
         self.e_mae_mev = 1000.0 * float(metrics["mean"]["e_mae_per_atom"])
 
     def prospective_mae(self) -> float | None:
-        """Mean prospective force MAE of the last al.prospective_window (0: 10) labels."""
+        """Mean prospective force MAE of the last prospective_window (0: 10) labels."""
         window = self.al.prospective_window or 10
         if len(self.prospective) < window:
             return None
