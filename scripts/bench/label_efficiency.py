@@ -54,6 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--temperature-K", type=float, default=500.0)
     p.add_argument("--seeds", type=int, help="replicates per arm")
     p.add_argument("--ns", type=int, nargs="+", help="label counts scored (default by mode)")
+    p.add_argument("--grad-steps", type=int, help="gradient steps per member and model")
     p.add_argument("--arms", nargs="+", default=list(arms.ARMS), choices=arms.ARMS)
     p.add_argument("--ablation", action="append", default=[], metavar="NAME=OVERRIDE",
                    help="a pax arm with one setting changed, e.g. cx=al.c_x=0.2")
@@ -75,6 +76,7 @@ def setting(args) -> dict:
     s["system"] = args.system or s["system"]
     s["seeds"] = args.seeds or s["seeds"]
     s["ns"] = args.ns or s["ns"]
+    s["grad_steps"] = args.grad_steps or s["grad_steps"]
     return s
 
 
