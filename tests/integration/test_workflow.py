@@ -210,3 +210,17 @@ def test_hash_validation_sanity_gate_and_pause_run_end_to_end(tmp_path):
     assert {(e["phase"], e["event"]) for e in events(run_dir, "phase")} >= {
         ("al", "end")
     }
+
+
+def test_diverse_selection_runs_end_to_end(tmp_path):
+    """al.selection=diverse: descriptors of the live ensemble pick AL labels."""
+    run_dir = tmp_path / "diverse"
+    proc = run_pax(
+        run_dir,
+        "al.selection=diverse",
+        "al.diverse_random_share=0.2",
+        "al.max_train_set_size=14",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    al_labels = [e for e in events(run_dir, "sampling") if e["phase"] == "al"]
+    assert al_labels and all(e["trigger"] == "uncertainty" for e in al_labels)
