@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from ase import Atoms
 
 from pax.al.threshold import Threshold
 
-if TYPE_CHECKING:
-    from pax.al.config import ALConfig
+ALConfig = Any
+"""pax.al.config.ALConfig, named here without importing it: the config module
+imports RULES to check `al.selection`, so this module must not import it back."""
 
 
 @dataclass
