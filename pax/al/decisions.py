@@ -17,8 +17,7 @@ def valid_by_hash(ticket: str, valid_ratio: float) -> bool:
     The same label lands in the same split whatever the order in which labels
     arrive and however often the run restarts.
     """
-    digest = hashlib.sha256(f"pax-validation:{ticket}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") < valid_ratio * 2**64
+    return _hash64(f"pax-validation:{ticket}") < valid_ratio * 2**64
 
 
 def bootstrap_counts(label_ids: list[str], member: int) -> list[int]:
@@ -29,8 +28,8 @@ def bootstrap_counts(label_ids: list[str], member: int) -> list[int]:
     """
     counts = []
     for label_id in label_ids:
-        digest = hashlib.sha256(f"pax-bootstrap:{member}:{label_id}".encode()).digest()
-        u, k, p = int.from_bytes(digest[:8], "big") / 2**64, 0, math.exp(-1.0)
+        u = _hash64(f"pax-bootstrap:{member}:{label_id}") / 2**64
+        k, p = 0, math.exp(-1.0)
         cdf = p
         while u > cdf:  # inverse CDF of Poisson(1)
             k += 1
@@ -38,6 +37,11 @@ def bootstrap_counts(label_ids: list[str], member: int) -> list[int]:
             cdf += p
         counts.append(k)
     return counts
+
+
+def _hash64(text: str) -> int:
+    """The first 64 bits of text's SHA-256, as an integer."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
 def enough_validation(
