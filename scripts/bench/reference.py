@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import yaml
 from ase import Atoms
 
@@ -65,3 +66,15 @@ def label(frames: list[Atoms], preset: str = "xtb", want: int | None = None):
         atoms.arrays["REF_forces"] = forces
         out.append(atoms)
     return out, calls
+
+
+def agrees(frame: Atoms, preset: str = "xtb", atol_eV_A: float = 1e-4) -> bool:
+    """Whether a stored frame's REF_energy and REF_forces are this reference's."""
+    atoms = frame.copy()
+    atoms.set_constraint()
+    atoms.calc = calculator(preset)
+    forces = atoms.get_forces()
+    return bool(
+        np.allclose(forces, frame.arrays["REF_forces"], rtol=0, atol=atol_eV_A)
+        and abs(atoms.get_potential_energy() - frame.info["REF_energy"]) < atol_eV_A
+    )

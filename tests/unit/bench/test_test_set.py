@@ -55,3 +55,26 @@ def test_ensure_test_set_writes_once(tmp_path):
     stamp = path.stat().st_mtime_ns
     ensure_test_set(path, WATER, 300.0, **kw)
     assert path.stat().st_mtime_ns == stamp and len(read(path, ":")) == 5
+
+
+def test_test_set_labels_are_the_reference_forces(water_set):
+    # the stored forces are the reference's, not those FixCom's constraint adjusts
+    # (on water its adjustment is ~1 eV/Å although the total force is zero)
+    import reference
+
+    for frame in water_set[::5]:
+        assert reference.agrees(frame)
+        assert np.abs(frame.arrays["REF_forces"].sum(axis=0)).max() < 1e-6
+
+
+def test_ensure_test_set_remakes_a_set_with_foreign_labels(tmp_path):
+    from ase.io import write
+
+    path = tmp_path / "water.extxyz"
+    kw = dict(trajectories=5, frames_per_trajectory=1, equilibrate_fs=0.0)
+    ensure_test_set(path, WATER, 300.0, **kw)
+    frames = read(path, ":")
+    frames[0].arrays["REF_forces"] += 0.3
+    write(path, frames)
+    ensure_test_set(path, WATER, 300.0, **kw)
+    assert np.abs(read(path, 0).arrays["REF_forces"].sum(axis=0)).max() < 1e-6
