@@ -29,17 +29,22 @@ TINY_AL = ["al.num_trajectories=2", "al.skip_step_mlff=5", "al.threshold_warmup=
            "al.idg.skip_step_initial=10", "al.idg.max_initial_set_size=6",
            "al.idg.min_initial_set_size=2", "al.idg.intermediate_epochs=2"]
 MODES = {
-    "smoke": dict(system="water", seeds=2, ns=[8, 16], grad_steps=30,
-                  model=TINY_MODEL + TINY_AL, stability_steps=40,
+    "smoke": dict(system="water", seeds=2, ns=[8, 16], epochs=5, min_grad_steps=30,
+                  score_members=2, model=TINY_MODEL + TINY_AL, stability_steps=40,
+                  stability_seeds=2,
                   test=dict(trajectories=5, frames_per_trajectory=2, equilibrate_fs=50.0)),
-    "quick": dict(system="ethanol", seeds=3, ns=[8, 16, 32, 64, 128], grad_steps=300,
+    "quick": dict(system="ethanol", seeds=3, ns=[8, 16, 32, 64, 128], epochs=60,
+                  min_grad_steps=600, score_members=2,
                   model=[*SMALL_MODEL, "mlff.ensemble_size=4", "al.num_trajectories=4"],
-                  stability_steps=2000,
+                  stability_steps=20000, stability_seeds=1,
                   test=dict(trajectories=5, frames_per_trajectory=40)),
-    "full": dict(system="aspirin", seeds=5, ns=[8, 16, 32, 64, 128, 256],
-                 grad_steps=1000, model=[], stability_steps=20000,
-                 test=dict(trajectories=5, frames_per_trajectory=40)),
+    "full": dict(system="aspirin", seeds=5, ns=[8, 16, 32, 64, 128, 256], epochs=100,
+                 min_grad_steps=1000, score_members=4, model=[], stability_steps=20000,
+                 stability_seeds=5, test=dict(trajectories=5, frames_per_trajectory=40)),
 }
+"""Scoring: each model trains max(epochs, min_grad_steps worth of epochs) with
+score_members members; the stability MD (0.5 fs steps) runs with the final
+model of the first stability_seeds seeds."""
 TEST_TEMPERATURES_K = (300.0, 500.0, 700.0)
 TARGETS = (0.2, 0.1, 0.05)
 
@@ -54,7 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--temperature-K", type=float, default=500.0)
     p.add_argument("--seeds", type=int, help="replicates per arm")
     p.add_argument("--ns", type=int, nargs="+", help="label counts scored (default by mode)")
-    p.add_argument("--grad-steps", type=int, help="gradient steps per member and model")
+    p.add_argument("--epochs", type=int, help="training epochs per model")
+    p.add_argument("--min-grad-steps", type=int, help="at least this many steps per model")
+    p.add_argument("--jobs", type=int, default=1, help="arms and seeds scored in parallel")
     p.add_argument("--arms", nargs="+", default=list(arms.ARMS), choices=arms.ARMS)
     p.add_argument("--ablation", action="append", default=[], metavar="NAME=OVERRIDE",
                    help="a pax arm with one setting changed, e.g. cx=al.c_x=0.2")
@@ -76,7 +83,8 @@ def setting(args) -> dict:
     s["system"] = args.system or s["system"]
     s["seeds"] = args.seeds or s["seeds"]
     s["ns"] = args.ns or s["ns"]
-    s["grad_steps"] = args.grad_steps or s["grad_steps"]
+    s["epochs"] = args.epochs or s["epochs"]
+    s["min_grad_steps"] = args.min_grad_steps or s["min_grad_steps"]
     return s
 
 
@@ -193,30 +201,41 @@ def ensure_test_sets(args, s) -> dict[float, Path]:
 
 
 def run_scoring(args, s, costs: dict) -> dict:
-    """Test sets (made here if missing, read only here), then every arm's models."""
+    """Test sets (made here if missing, read only here), then every arm's models,
+    args.jobs arm-seeds at a time (one torch thread each)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from dataclasses import replace
+
     import scoring
 
     _, geometry = system_overrides(s["system"])
-    tests = {t: read(str(p), ":") for t, p in ensure_test_sets(args, s).items()}
+    test_paths = ensure_test_sets(args, s)
     cfg = composed(pax_overrides(args, s))
     from pax.dft.e0s import isolated_atom_energies
 
     numbers = sorted({int(z) for z in read(geometry).numbers})
     e0s = isolated_atom_energies(numbers, cfg.dft, args.out / "e0s")
-    start, results = read(geometry), {}
-    for arm, by_seed in costs.items():
-        for r in sorted(by_seed, key=int):
-            frames = read(str(args.out / "arms" / arm / f"s{r}.extxyz"), ":")
-            ns = [n for n in s["ns"] if n <= len(frames)]
-            rows, ens, wall = scoring.score_arm(frames, ns, cfg.mlff, e0s,
-                                                s["grad_steps"], cfg.al.valid_ratio,
-                                                int(r), tests)
-            stab = scoring.stability(ens, start, args.temperature_K, int(r), 8,
-                                     s["stability_steps"])
-            results.setdefault(arm, {})[r] = {"rows": rows, "train_wall_s": wall,
-                                              "stability": stab}
-            print(f"scored {arm} seed {r}: {rows[-1]}, stable "
-                  f"{stab['fraction_physical']:.2f}", flush=True)
+    tasks = {(arm, r): {
+        "frames": args.out / "arms" / arm / f"s{r}.extxyz", "tests": test_paths,
+        "ns": s["ns"], "mlff_cfg": replace(cfg.mlff, ensemble_size=s["score_members"]),
+        "e0s": e0s, "protocol": {"epochs": s["epochs"],
+                                 "min_grad_steps": s["min_grad_steps"]},
+        "valid_ratio": cfg.al.valid_ratio, "replicate": int(r), "start": geometry,
+        "temperature_K": args.temperature_K,
+        "stability_steps": s["stability_steps"] if int(r) < s["stability_seeds"] else 0,
+    } for arm, by_seed in costs.items() for r in sorted(by_seed, key=int)}
+    results: dict = {}
+    with ProcessPoolExecutor(args.jobs,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {key: pool.submit(scoring.score_task, task)
+                   for key, task in tasks.items()}
+        for (arm, r), future in futures.items():
+            res = results.setdefault(arm, {})[r] = future.result()
+            stab = res["stability"]
+            print(f"scored {arm} seed {r}: {res['rows'][-1]}"
+                  + (f", stable {stab['fraction_physical']:.2f}" if stab else ""),
+                  flush=True)
     return results
 
 

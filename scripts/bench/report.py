@@ -39,9 +39,10 @@ def summarise(scored: dict, costs: dict, run_K: float, targets) -> dict:
         ns, c = curves(by_seed, "f_mae", run_K)
         for t in targets:
             entry["labels_to_target"][str(t)] = stats.labels_interval(ns, c, t)
-        stab = [r["stability"]["fraction_physical"] for r in by_seed.values()]
-        entry["stability"] = stats.t_interval(stab)
-        entry["stability_steps"] = next(iter(by_seed.values()))["stability"]["steps"]
+        runs = [r["stability"] for r in by_seed.values() if r["stability"]]
+        entry["stability"] = stats.t_interval([r["fraction_physical"] for r in runs])
+        entry["stability_runs"] = len(runs)
+        entry["stability_steps"] = runs[0]["steps"] if runs else 0
         entry["cost"] = cost_summary(costs.get(arm, {}), by_seed)
         out["arms"][arm] = entry
     if "pax" in scored:
@@ -122,7 +123,8 @@ def markdown(summary: dict, s: dict, args, wall_s: float, targets) -> str:
     keys = [k for k in first["curves"] if k.startswith("f_mae@")]
     parts = [f"label efficiency ({args.mode}): {s['system']}, reference {args.reference}, "
              f"runs at {args.temperature_K:.0f} K, {s['seeds']} seeds per arm, "
-             f"{s['grad_steps']} gradient steps per member per model; machine: "
+             f"each model ({s['score_members']} members) trained for {s['epochs']} "
+             f"epochs or at least {s['min_grad_steps']} gradient steps; machine: "
              f"{machine()}; total {wall_s:.0f} s. Intervals: 95% over seeds."]
     for metric in METRICS:
         for key in [k.replace("f_mae", metric) for k in keys]:
@@ -150,10 +152,11 @@ def markdown(summary: dict, s: dict, args, wall_s: float, targets) -> str:
                   "validation F-MAE (eV/Å) on each run's own validation set at the last "
                   "epoch with at most N labels back (not comparable across arms):",
                   table(["arm", *[f"N={n}" for n in ns]], rows)]
-    rows = [[arm, fmt_iv(e["stability"], spec=".2f"), e["stability_steps"] * 0.5 / 1000]
-            for arm, e in arms.items()]
-    parts += ["Fraction of 8 MLFF Langevin runs that stay physical (final model):",
-              table(["arm", "fraction physical", "length (ps)"], rows)]
+    rows = [[arm, fmt_iv(e["stability"], spec=".2f"), e["stability_steps"] * 0.5 / 1000,
+             e["stability_runs"]] for arm, e in arms.items()]
+    parts += ["Fraction of 8 MLFF Langevin runs from the start geometry that stay "
+              "physical (final model of the first seeds; interval over those seeds):",
+              table(["arm", "fraction physical", "length (ps)", "seeds"], rows)]
     rows = [[arm, *[_num(e["cost"][k]) for k in (
         "labels", "idg_labels", "reference_calls", "mlff_md_steps", "retrain_wall_s",
         "arm_wall_s", "projected_h_at_1min_per_call")]] for arm, e in arms.items()]

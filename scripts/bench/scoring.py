@@ -1,8 +1,10 @@
 """Scoring on data: fresh ensembles trained on each arm's first N frames, one protocol.
 
 Every arm, seed and N gets the same model config, the same E0s, the same
-train/validation split rule (pax's goes_to_validation) and the same number of
-gradient steps. Test sets are read only here (see score_arm's caller).
+train/validation split rule (pax's goes_to_validation) and the same training
+length: a number of epochs with a floor of gradient steps (small N would
+otherwise stop after a few steps). Test sets are read only here (see
+score_task's caller).
 """
 
 from __future__ import annotations
@@ -30,8 +32,14 @@ def split(frames: list[Atoms], valid_ratio: float) -> tuple[list, list]:
     return train, valid
 
 
-def train_fresh(frames, mlff_cfg, e0s, grad_steps: int, valid_ratio: float, replicate):
-    """A new ensemble trained for grad_steps gradient steps (per member) on frames."""
+def epochs_for(n_train: int, batch_size: int, epochs: int, min_grad_steps: int) -> int:
+    """Epochs of the protocol: `epochs`, or more when they give < min_grad_steps steps."""
+    steps_per_epoch = math.ceil(n_train / batch_size)
+    return max(epochs, math.ceil(min_grad_steps / steps_per_epoch))
+
+
+def train_fresh(frames, mlff_cfg, e0s, protocol: dict, valid_ratio: float, replicate):
+    """A new ensemble trained on frames for protocol's epochs / min_grad_steps."""
     from dataclasses import replace
 
     from pax.mlff import Ensemble
@@ -39,8 +47,8 @@ def train_fresh(frames, mlff_cfg, e0s, grad_steps: int, valid_ratio: float, repl
     train, valid = split(frames, valid_ratio)
     cfg = replace(mlff_cfg, seed=seeds.seed("train", replicate))
     ens = Ensemble.build(cfg, train, e0s)
-    epochs = math.ceil(grad_steps / math.ceil(len(train) / cfg.batch_size))
-    ens.train(train, valid, epochs, phase="bench")
+    ens.train(train, valid, epochs_for(len(train), cfg.batch_size, **protocol),
+              phase="bench")
     return ens
 
 
@@ -99,13 +107,33 @@ def stability(ens, start: Atoms, temperature_K: float, replicate: int,
             "reasons": reasons, "steps": steps, "wall_s": time.time() - t0}
 
 
-def score_arm(frames, ns, mlff_cfg, e0s, grad_steps, valid_ratio, replicate, tests):
+def score_arm(frames, ns, mlff_cfg, e0s, protocol, valid_ratio, replicate, tests):
     """Errors on every test set at each N, the last model, and the training wall."""
     rows, ens, wall = [], None, 0.0
     for n in ns:
         t0 = time.time()
-        ens = train_fresh(frames[:n], mlff_cfg, e0s, grad_steps, valid_ratio, replicate)
+        ens = train_fresh(frames[:n], mlff_cfg, e0s, protocol, valid_ratio, replicate)
         wall += time.time() - t0
         for temp, test in tests.items():
             rows.append({"n": n, "test_K": temp, **test_errors(ens, test)})
     return rows, ens, wall
+
+
+def score_task(task: dict) -> dict:
+    """One arm and seed, in a worker process: retrained errors and, when asked,
+    the stability of the last model. task holds plain values and paths only."""
+    import torch
+    from ase.io import read
+
+    torch.set_num_threads(1)
+    frames = read(str(task["frames"]), ":")
+    tests = {t: read(str(p), ":") for t, p in task["tests"].items()}
+    ns = [n for n in task["ns"] if n <= len(frames)]
+    rows, ens, wall = score_arm(frames, ns, task["mlff_cfg"], task["e0s"],
+                                task["protocol"], task["valid_ratio"],
+                                task["replicate"], tests)
+    stab = None
+    if task["stability_steps"]:
+        stab = stability(ens, read(str(task["start"])), task["temperature_K"],
+                         task["replicate"], 8, task["stability_steps"])
+    return {"rows": rows, "train_wall_s": wall, "stability": stab}

@@ -65,7 +65,7 @@ def test_smoke_never_reads_test_sets_during_the_arms(tmp_path, guard_open, monke
         assert "test_set: null" in (run / "config.yaml").read_text()
 
     # scoring phase: the only reader of the test sets
-    le.main([*argv, "--phase", "score"])
+    le.main([*argv, "--phase", "score", "--jobs", "2"])  # two worker processes
     result = json.loads((out / "result.json").read_text())
     arms = result["summary"]["arms"]
     assert set(arms) == {"pax", "uniform", "equal_cost", "mlff_md"}

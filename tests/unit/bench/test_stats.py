@@ -88,3 +88,11 @@ def test_spread_order_prefixes_are_evenly_spaced(total):
 
 def test_quantile_abs():
     assert stats.quantile_abs(np.arange(-100, 101), 0.5) == pytest.approx(50.0, abs=1)
+
+
+def test_training_length_is_epochs_with_a_floor_of_steps():
+    from scoring import epochs_for
+
+    assert epochs_for(115, 5, epochs=60, min_grad_steps=600) == 60  # 23 steps/epoch
+    assert epochs_for(7, 5, epochs=60, min_grad_steps=600) == 300  # 2 steps/epoch
+    assert epochs_for(10, 5, epochs=1, min_grad_steps=0) == 1
