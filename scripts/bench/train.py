@@ -91,13 +91,22 @@ def bench_pax(cfg, train, valid, epochs: int) -> list[float]:
     return times
 
 
+def mace_run_train() -> str:
+    """mace-torch's training script of this Python's environment (no activated venv
+    needed), or the one on PATH."""
+    import shutil
+
+    here = Path(sys.executable).parent / "mace_run_train"
+    return str(here) if here.exists() else shutil.which("mace_run_train") or "mace_run_train"
+
+
 def bench_mace(cfg, work: Path, epochs: int, threads: int) -> list[float]:
     """Wall seconds between consecutive validations in mace_run_train's log."""
     log_dir = work / "mace_logs"
     for f in log_dir.glob("*.log"):
         f.unlink()
     cmd = [
-        "mace_run_train", "--name", "bench", "--seed", str(cfg.seed),
+        mace_run_train(), "--name", "bench", "--seed", str(cfg.seed),
         "--train_file", str(work / "train.extxyz"), "--valid_file", str(work / "valid.extxyz"),
         "--energy_key", "REF_energy", "--forces_key", "REF_forces", "--E0s", "average",
         "--model", "ScaleShiftMACE", "--num_channels", str(cfg.num_channels),
