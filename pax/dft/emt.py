@@ -118,6 +118,6 @@ def compute(atoms: Atoms, cfg: EMTConfig, fault: str | None = None) -> Labelled:
     atoms = atoms.copy()
     atoms.calc = EMT()
     energy = float(atoms.get_potential_energy())
-    forces = atoms.get_forces()
+    forces = atoms.get_forces(apply_constraint=False)  # the reference's own
     stress = atoms.get_stress(voigt=True) if atoms.pbc.all() else None
     return Labelled("ok", energy, forces, stress)

@@ -79,7 +79,7 @@ def compute(atoms: Atoms, cfg: XTBConfig) -> Labelled:
     atoms.calc = _calculator(cfg)
     try:
         energy = float(atoms.get_potential_energy())
-        forces = atoms.get_forces()
+        forces = atoms.get_forces(apply_constraint=False)  # the reference's own
         stress = atoms.get_stress(voigt=True) if atoms.pbc.all() else None
     except CalculationFailed as exc:
         return Labelled.failed(

@@ -60,3 +60,19 @@ def test_charge_and_spin_are_used(ethanol):
     neutral = label(ethanol, XTBConfig(**TIGHT), ".")
     cation = label(ethanol, XTBConfig(accuracy=0.01, charge=1, multiplicity=2), ".")
     assert cation.ok and cation.energy - neutral.energy > 5.0  # ionisation costs eV
+
+
+@pytest.mark.parametrize("preset", ["xtb", "emt"])
+def test_labels_ignore_constraints_on_the_geometry(ethanol, preset):
+    # a geometry with FixCom (ASE's recipe for MD) or FixAtoms gets the
+    # reference's own forces, not the constrained ones ASE's get_forces returns
+    from ase.constraints import FixAtoms, FixCom
+
+    from pax.dft.emt import EMTConfig
+
+    cfg = XTBConfig(**TIGHT) if preset == "xtb" else EMTConfig()
+    free = label(ethanol, cfg, ".")
+    for constraint in (FixCom(), FixAtoms(indices=[0, 1])):
+        held = ethanol.copy()
+        held.set_constraint(constraint)
+        np.testing.assert_allclose(label(held, cfg, ".").forces, free.forces, atol=1e-9)
