@@ -13,6 +13,7 @@ from pax.errors import PaxError
 from pax.fileio import atomic_write, atomic_write_json, read_or_prev
 from pax.plan import build_plan, main_process_threads
 from pax.provenance import environment, yaml_header
+from pax.tracking.timing import TimeBudget, process_start, summary_line
 
 IGNORED_ON_RESUME = ("run", "wandb")
 
@@ -66,6 +67,7 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
     from pax.tracking import Tracker
 
     torch.set_num_threads(main_process_threads(cfg))
+    budget = TimeBudget(process_start())
     systems = load_systems(cfg.system)
     t0 = time.time()
     summary = _read_json(run_dir / "state" / "summary.json")
@@ -78,6 +80,7 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
             job_type=stage,
             group=sweep_group,
             resolved_config=yaml.safe_load(resolved_config) if resolved_config else {},
+            budget=budget,
         ) as tracker,
         ReferencePool(cfg.cluster, cfg.dft, run_dir) as pool,
     ):
@@ -90,7 +93,9 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
             tracker,
             e0s=_e0s(cfg, systems, run_dir),
             test_frames=_test_frames(cfg),
+            budget=budget,
         )
+        budget.add("startup", time.time() - budget.start)
         ctx.ensemble = ensemble
         if phase is None and stage == "al":
             from pax.al.seed import seed_from_files
@@ -103,7 +108,9 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
         if phase in (None, "idg"):
             _write_phase(run_dir, "idg")
             started = time.time()
-            summary["idg_stop_reason"] = InitialDataset(ctx).run()
+            with budget.section("startup"):
+                idg = InitialDataset(ctx)
+            summary["idg_stop_reason"] = idg.run()
             summary["idg_wall_s"] = summary.get("idg_wall_s", 0) + time.time() - started
             summary["idg_labels"] = len(ctx.store.label_ids())
             atomic_write_json(run_dir / "state" / "summary.json", summary)
@@ -114,7 +121,8 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
         from pax.al.loop import ActiveLearning
 
         started = time.time()
-        al = ActiveLearning(ctx)
+        with budget.section("startup"):
+            al = ActiveLearning(ctx)
         summary["stop_reason"] = al.run()
         summary["prospective_f_mae"] = al.prospective_mae()
         summary["al_wall_s"] = summary.get("al_wall_s", 0) + time.time() - started
@@ -137,15 +145,18 @@ def _finish(ctx, summary: dict, t0: float, done: bool) -> float:
             "environment": environment(),
         }
     )
-    metrics = ctx.ensemble.evaluate(ctx.store.get("valid"))
+    with ctx.budget.section("evaluation"):
+        metrics = ctx.ensemble.evaluate(ctx.store.get("valid"))
     summary["final_mae"] = float(metrics["mean"]["f_mae"])
     summary.setdefault("stop_reason", summary.get("idg_stop_reason"))
-    results = write_results(ctx, summary)
+    with ctx.budget.section("results"):
+        results = write_results(ctx, summary)
     ctx.tracker.plots("final")
     _write_phase(ctx.run_dir, "done" if done else "al")
     print(
         f"pax: finished ({summary['stop_reason']}); validation force MAE "
-        f"{summary['final_mae']:.4f} eV/Å; results in {results}",
+        f"{summary['final_mae']:.4f} eV/Å; results in {results}\n"
+        f"pax: {summary_line(summary['time_budget'])}",
         flush=True,
     )
     return summary["final_mae"]

@@ -13,6 +13,7 @@ from pax.al.decisions import bootstrap_counts
 from pax.al.state import load_state, save_state
 from pax.config import PaxConfig
 from pax.data import DatasetStore
+from pax.tracking.timing import TimeBudget
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Context:
     e0s: dict[int, float] | None
     ensemble: Any = None  # pax.mlff.Ensemble once built
     test_frames: list[Atoms] = field(default_factory=list)
+    budget: TimeBudget = field(default_factory=TimeBudget)
     _last_save: float = 0.0
     _test_at_labels: int = -1
 
@@ -85,7 +87,8 @@ class Context:
         if self._test_at_labels >= 0 and labels - self._test_at_labels < every:
             return
         self._test_at_labels = labels
-        mean = self.ensemble.evaluate(self.test_frames)["mean"]
+        with self.budget.section("evaluation"):
+            mean = self.ensemble.evaluate(self.test_frames)["mean"]
         self.tracker.log(
             "test",
             {
@@ -102,9 +105,10 @@ class Context:
         now = time.monotonic()
         if every_s and now - self._last_save < every_s:
             return
-        if self.ensemble is not None:  # the one replaced stays as ensemble.pt.prev
-            self.ensemble.save(self.ensemble_path, keep_prev=True)
-        save_state(self.state_dir / f"{name}.pt", state)
+        with self.budget.section("checkpoints"):
+            if self.ensemble is not None:  # the replaced one stays as ensemble.pt.prev
+                self.ensemble.save(self.ensemble_path, keep_prev=True)
+            save_state(self.state_dir / f"{name}.pt", state)
         self._last_save = now
 
     def load(self, name: str) -> dict | None:

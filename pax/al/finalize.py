@@ -20,14 +20,15 @@ def converge(ctx: Context) -> None:
     if al.converge.value == "none":
         return
     ctx.tracker.log("phase", {"phase": "converge", "event": "start"})
-    result = ctx.ensemble.converge(
-        ctx.member_train_sets(),
-        ctx.store.get("valid"),
-        al.convergence_patience,
-        al.convergence_margin,
-        al.max_convergence_epochs,
-        members=al.converge.value,
-    )
+    with ctx.budget.section("training/converge"):
+        result = ctx.ensemble.converge(
+            ctx.member_train_sets(),
+            ctx.store.get("valid"),
+            al.convergence_patience,
+            al.convergence_margin,
+            al.max_convergence_epochs,
+            members=al.converge.value,
+        )
     for record in result.get("records", []):
         ctx.tracker.log("train", {**record, "phase": "converge"})
     ctx.tracker.log("phase", {"phase": "converge", "event": "end"})
@@ -57,6 +58,7 @@ def write_results(ctx: Context, summary: dict) -> Path:
         log.warning(warning)
         print(f"pax: warning: {warning}", flush=True)
     summary["energy_warning"] = warning
+    summary["time_budget"] = ctx.budget.report()
     (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     shutil.rmtree(results, ignore_errors=True)
     tmp.rename(results)

@@ -11,6 +11,7 @@ from pax.al.labels import store_label
 from pax.al.records import log_sampling, train_logger
 from pax.al.sampler import Sampler
 from pax.errors import PaxError
+from pax.tracking.timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ class InitialDataset:
                 new_labels = 0
                 self._train()
             else:
-                time.sleep(0.02)
+                with ctx.budget.section("reference_wait"):
+                    time.sleep(0.02)
             self._progress()
             ctx.save("idg", self._state(), every_s=10.0)
         if ctx.ensemble is None:
@@ -92,14 +94,15 @@ class InitialDataset:
             self._train()
         if self.idg.converge_initial:
             al = ctx.cfg.al
-            ctx.ensemble.converge(
-                self._train_sets(),
-                ctx.store.get("valid"),
-                al.convergence_patience,
-                al.convergence_margin,
-                al.max_convergence_epochs,
-                members="all",
-            )
+            with ctx.budget.section("training/idg"):
+                ctx.ensemble.converge(
+                    self._train_sets(),
+                    ctx.store.get("valid"),
+                    al.convergence_patience,
+                    al.convergence_margin,
+                    al.max_convergence_epochs,
+                    members="all",
+                )
         ctx.save("idg", self._state())
         ctx.tracker.log(
             "phase",
@@ -172,7 +175,8 @@ class InitialDataset:
                 or self._smallest_member()[1] < self.idg.max_initial_set_size
             )
         ):
-            traj, frame = self.sampler.next_frame()
+            with ctx.budget.section("md"):
+                traj, frame = self.sampler.next_frame()
             member = self._smallest_member()[0]
             self.out[member] = self.out.get(member, 0) + 1
             tag = {
@@ -191,6 +195,7 @@ class InitialDataset:
             return False
         return self._n_train() >= 1
 
+    @timed("training/idg")
     def _build(self) -> None:
         from pax.mlff import Ensemble
 
@@ -201,6 +206,7 @@ class InitialDataset:
     def _train_sets(self):
         return self.ctx.member_train_sets()
 
+    @timed("training/idg")
     def _train(self) -> None:
         ctx = self.ctx
         records = ctx.ensemble.train(

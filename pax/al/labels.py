@@ -19,7 +19,10 @@ def store_label(ctx: Context, done) -> str | None:
     to the shared training set; either goes to validation as al.validation_split
     decides.
     """
-    if not done.result.ok or done.ticket in ctx.store:
+    if done.ticket in ctx.store:
+        return None
+    ctx.budget.reference_busy_s += done.result.wall_s
+    if not done.result.ok:
         return None
     al = ctx.cfg.al
     if al.validation_split is ValidationSplit.hash:

@@ -18,11 +18,12 @@ from pax.al.config import FullQueue
 from pax.al.context import Context
 from pax.al.decisions import al_stop, enough_validation
 from pax.al.labels import store_label
-from pax.al.records import log_calibration, log_sampling, train_logger
+from pax.al.records import log_calibration, log_md, log_sampling, train_logger
 from pax.al.replay import random_subset_sets
 from pax.al.sanity import gated_forces, rollback_geometry
 from pax.al.selection import RULES, Candidate, LoopView, Verdict
 from pax.al.starts import al_starts, trajectory_configs
+from pax.tracking.timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -110,18 +111,10 @@ class ActiveLearning:
                 running = running & False  # everyone waits for the labels out
             if running.any():
                 in_flight = ctx.pool.in_flight
-                self.md.advance(self.al.skip_step_mlff)
+                with ctx.budget.section("md"):
+                    self.md.advance(self.al.skip_step_mlff)
                 self.quiet_steps[running] += self.al.skip_step_mlff
-                ctx.tracker.log(
-                    "md",
-                    {
-                        "phase": "al",
-                        "md_steps": int(self.md.steps.sum()),
-                        "running": int(running.sum()),
-                        "in_flight": in_flight,
-                        "in_flight_after": ctx.pool.in_flight,
-                    },
-                )
+                log_md(ctx, self.md, running, in_flight)
                 submitted = self._check()
             else:  # a slot may have freed for a trajectory paused at its geometry
                 submitted = self._label()
@@ -135,7 +128,8 @@ class ActiveLearning:
                 while self.pending_epochs > self.al.epochs_per_worker:
                     self._train_chunk()
             elif not running.any():
-                time.sleep(0.02)
+                with ctx.budget.section("reference_wait"):
+                    time.sleep(0.02)
             self._progress()
             ctx.save("al", self._state(), every_s=10.0)
         self._finish_in_flight()
@@ -156,6 +150,7 @@ class ActiveLearning:
         return reason
 
     # --------------------------------------------------------------- pieces
+    @timed("selection")
     def _check(self) -> int:
         """Offer each running trajectory to the selection rule; return labels sent."""
         unc = self.md.uncertainty()[self.al.uncertainty]
@@ -282,10 +277,7 @@ class ActiveLearning:
             else:
                 log.warning(
                     "trajectory %d: label %s failed (%s); restarting from its "
-                    "checkpoint",
-                    traj,
-                    done.ticket,
-                    done.result.reason,
+                    "checkpoint", traj, done.ticket, done.result.reason
                 )
                 self.md.reset(traj, self.checkpoints[traj].copy())
             self.md.resume(traj)
@@ -305,6 +297,7 @@ class ActiveLearning:
                 del self.waiting[traj]
                 self.md.resume(traj)
 
+    @timed("training/al")
     def _train_chunk(self) -> None:
         ctx = self.ctx
         epochs = min(self.al.intermediate_epochs_al, self.pending_epochs)
@@ -331,6 +324,7 @@ class ActiveLearning:
             sets = random_subset_sets(sets, self.fresh, self.al.train_subset_size, rng)
         return sets
 
+    @timed("evaluation")
     def _evaluate(self) -> None:
         metrics = self.ctx.ensemble.evaluate(self.ctx.store.get("valid"))
         self.mae = float(metrics["mean"]["f_mae"])
@@ -343,6 +337,7 @@ class ActiveLearning:
             return None
         return float(np.mean(self.prospective[-window:]))
 
+    @timed("reference_wait")
     def _finish_in_flight(self) -> None:
         ctx = self.ctx
         if ctx.pool.in_flight:

@@ -79,6 +79,24 @@ def log_calibration(ctx: Context, done, predicted: np.ndarray | None) -> float |
     return prospective
 
 
+def log_md(ctx: Context, md, running: np.ndarray, in_flight: int) -> None:
+    """One "md" record of the AL loop.
+
+    It holds the MD steps so far, the trajectories that ran this chunk and the
+    labels out before and after it.
+    """
+    ctx.tracker.log(
+        "md",
+        {
+            "phase": "al",
+            "md_steps": int(md.steps.sum()),
+            "running": int(running.sum()),
+            "in_flight": in_flight,
+            "in_flight_after": ctx.pool.in_flight,
+        },
+    )
+
+
 def train_logger(ctx: Context, phase: str) -> Callable[[dict], None]:
     """The on_epoch callback that logs a "train" record with the data set sizes."""
 

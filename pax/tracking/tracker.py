@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 from pax.tracking.progress import ProgressDisplay
 from pax.tracking.records import METRICS_FILE, RunCounters, jsonable, read_metrics
+from pax.tracking.timing import TimeBudget
 from pax.tracking.wandb_sink import WandbSink
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class Tracker:
         group: str | None = None,
         resolved_config: dict[str, Any] | None = None,
         progress_interval_s: float = 30.0,
+        budget: TimeBudget | None = None,
     ) -> None:
         """Open metrics.jsonl (appending on resume) and start or resume W&B.
 
@@ -68,7 +71,9 @@ class Tracker:
             group: The sweep's name under -m (W&B group unless wandb.group is set).
             resolved_config: The resolved config as a dict (W&B config).
             progress_interval_s: Least time between plain progress lines (s).
+            budget: The run's time budget; tracking time counts as "tracking".
         """
+        self._budget = budget
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.cfg = cfg
@@ -90,11 +95,12 @@ class Tracker:
     def log(self, kind: str, record: dict[str, Any]) -> None:
         """Append one record to metrics.jsonl (flushed at once) and send it to W&B."""
         row = {"kind": kind, "time_s": round(time.time() - self._t0, 3), **record}
-        self._counters.annotate(row)
-        self._counters.update(row)
-        self._file.write(json.dumps(row, default=jsonable) + "\n")
-        if self._wandb is not None and kind not in ("summary", "model"):
-            self._wandb.log(row)
+        with self._timed():
+            self._counters.annotate(row)
+            self._counters.update(row)
+            self._file.write(json.dumps(row, default=jsonable) + "\n")
+            if self._wandb is not None and kind not in ("summary", "model"):
+                self._wandb.log(row)
 
     def logged_label(self, ticket: str) -> bool:
         """Whether a "sampling" record of this ticket is in metrics.jsonl already."""
@@ -102,7 +108,15 @@ class Tracker:
 
     def progress(self, phase: str, **fields: Any) -> None:
         """Update the live display (fields: see pax.tracking.progress)."""
-        self._progress.update(phase, **fields)
+        with self._timed():
+            self._progress.update(phase, **fields)
+
+    def _timed(self):
+        return (
+            self._budget.section("tracking")
+            if self._budget is not None
+            else contextlib.nullcontext()
+        )
 
     def plots(self, phase: str) -> list[Path]:
         """Write the PNG plots of everything so far under run_dir/plots/.
@@ -113,6 +127,10 @@ class Tracker:
         Returns:
             The PNG files written.
         """
+        with self._timed():
+            return self._plots(phase)
+
+    def _plots(self, phase: str) -> list[Path]:
         from pax.tracking import plots
 
         try:

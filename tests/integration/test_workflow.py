@@ -83,6 +83,14 @@ def test_results_complete(finished_run):
     valid = read(results / "valid.extxyz", index=":")
     assert len(train) >= 4 and len(valid) >= 1
     assert (results / "parity_valid.png").stat().st_size > 1000
+    budget = summary["time_budget"]  # where the wall time went
+    parts = budget["sections_s"]
+    assert abs(sum(parts.values()) + budget["unaccounted_s"] - budget["wall_s"]) < 0.01
+    assert budget["unaccounted_s"] < 0.05 * budget["wall_s"], budget
+    for name in ("startup", "md", "training/idg", "training/al", "evaluation",
+                 "reference_wait", "checkpoints", "tracking"):
+        assert parts[name] > 0, name
+    assert budget["reference_busy_s"] > 0
 
 
 def test_exported_model_runs_in_mace_calculator(finished_run):

@@ -23,6 +23,7 @@ from pax.al.selection import (
 )
 from pax.al.threshold import Threshold
 from pax.errors import ConfigError
+from pax.tracking.timing import TimeBudget
 
 
 def water(step: int = 0) -> Atoms:
@@ -351,6 +352,7 @@ def fake_loop(n: int, max_in_flight: int, **al) -> ActiveLearning:
         max_in_flight=max_in_flight,
         n_train=lambda: 10,
         records=records,
+        budget=TimeBudget(),
     )
     loop = ActiveLearning.__new__(ActiveLearning)
     loop.ctx, loop.al, loop.md = ctx, cfg, FakeMD(n)
