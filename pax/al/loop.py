@@ -301,7 +301,7 @@ class ActiveLearning:
     def _train_chunk(self) -> None:
         ctx = self.ctx
         epochs = min(self.al.intermediate_epochs_al, self.pending_epochs)
-        ctx.ensemble.train(
+        records = ctx.ensemble.train(
             self._train_sets(),
             ctx.store.get("valid"),
             epochs,
@@ -312,7 +312,12 @@ class ActiveLearning:
         if self.pending_epochs == 0:
             self.fresh.clear()
         self.epochs += epochs
-        self._evaluate()
+        last = [r for r in records if r["member"] == "mean"]
+        if last and last[-1]["epoch"] == ctx.ensemble.epoch:  # no second pass
+            self.mae = float(last[-1]["valid_f_mae"])
+            self.e_mae_mev = 1000.0 * float(last[-1]["valid_e_mae_per_atom"])
+        else:  # not validated this epoch (mlff.valid_skip > 1)
+            self._evaluate()
         ctx.track_test("al")
         self.md.set_models(ctx.ensemble.models)
 

@@ -40,6 +40,9 @@ def test_training_lowers_force_error_below_bound(trained, split):
     last = [r for r in records if r["epoch"] == 25]
     assert [r["member"] for r in last] == [0, 1, "mean"]
     assert last[-1]["valid_f_mae"] == pytest.approx(after["mean"]["f_mae"])
+    # AL takes its validation errors from this record instead of evaluating again
+    e_mae = after["mean"]["e_mae_per_atom"]
+    assert last[-1]["valid_e_mae_per_atom"] == pytest.approx(e_mae)
     for key in (
         "train_loss",
         "valid_e_mae_per_atom",
