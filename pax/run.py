@@ -15,7 +15,8 @@ from pax.plan import build_plan, main_process_threads
 from pax.provenance import environment, yaml_header
 from pax.tracking.timing import TimeBudget, process_start, summary_line
 
-IGNORED_ON_RESUME = ("run", "wandb")
+IGNORED_ON_RESUME = ("run", "wandb", "md.save_every_steps", "md.trajectory_format")
+"""Config keys (groups or dotted keys) a resumed run may change (outputs only)."""
 
 
 def run(
@@ -228,7 +229,7 @@ def _diff(a: dict, b: dict, prefix: str = "") -> set[str]:
     keys = set(a) & set(b)
     out = set()
     for key in keys:
-        if not prefix and key in IGNORED_ON_RESUME:
+        if f"{prefix}{key}" in IGNORED_ON_RESUME:
             continue
         va, vb = a.get(key), b.get(key)
         if isinstance(va, dict) and isinstance(vb, dict):

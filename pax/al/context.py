@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from pax.al.decisions import bootstrap_counts
 from pax.al.state import load_state, save_state
 from pax.config import PaxConfig
 from pax.data import DatasetStore
+from pax.md.trajectories import TrajectoryFiles
 from pax.tracking.timing import TimeBudget
 
 
@@ -42,6 +44,14 @@ class Context:
     def ensemble_path(self) -> Path:
         """Checkpoint of the ensemble (models, optimizers, EMA, RNG)."""
         return self.state_dir / "ensemble.pt"
+
+    @functools.cached_property
+    def trajectories(self) -> TrajectoryFiles:
+        """Where IDG and AL trajectories go (md.save_every_steps; 0: nowhere)."""
+        md = self.cfg.md
+        return TrajectoryFiles(
+            self.run_dir / "trajectories", md.save_every_steps, md.trajectory_format
+        )
 
     @property
     def max_in_flight(self) -> int:

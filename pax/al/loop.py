@@ -18,6 +18,7 @@ from pax.al.config import FullQueue
 from pax.al.context import Context
 from pax.al.decisions import al_stop, enough_validation
 from pax.al.labels import store_label
+from pax.al.loop_state import LoopState
 from pax.al.records import log_calibration, log_md, log_sampling, train_logger
 from pax.al.replay import random_subset_sets
 from pax.al.sanity import gated_forces, rollback_geometry
@@ -28,7 +29,7 @@ from pax.tracking.timing import timed
 log = logging.getLogger(__name__)
 
 
-class ActiveLearning:
+class ActiveLearning(LoopState):
     """The AL phase, resumable from its saved state."""
 
     def __init__(self, ctx: Context) -> None:
@@ -113,6 +114,7 @@ class ActiveLearning:
                 in_flight = ctx.pool.in_flight
                 with ctx.budget.section("md"):
                     self.md.advance(self.al.skip_step_mlff)
+                    ctx.trajectories.offer_md("al", self.md, self.al.uncertainty)
                 self.quiet_steps[running] += self.al.skip_step_mlff
                 log_md(ctx, self.md, running, in_flight)
                 submitted = self._check()
@@ -367,34 +369,3 @@ class ActiveLearning:
             prospective_f_mae=self.prospective_mae(),
             md_steps=int(self.md.steps.sum()),
         )
-
-    # ---------------------------------------------------------------- state
-    def _state(self) -> dict:
-        return {
-            "md": self.md.state_dict(),
-            "selection": self.rule.state_dict(),
-            "waiting": dict(self.waiting),
-            "labelled_at": dict(self.labelled_at),
-            "checkpoints": self.checkpoints,
-            "quiet_steps": self.quiet_steps.copy(),
-            "pending_epochs": self.pending_epochs,
-            "fresh": sorted(self.fresh),
-            "epochs": self.epochs,
-            "mae": self.mae,
-            "e_mae_mev": self.e_mae_mev,
-            "prospective": list(self.prospective),
-            "labels": self.labels,
-        }
-
-    def _restore(self, state: dict) -> None:
-        self.md.load_state_dict(state["md"])
-        self.rule.load_state_dict(state.get("selection", state.get("threshold")))
-        self.waiting = {int(k): v for k, v in state["waiting"].items()}
-        self.labelled_at = dict(state.get("labelled_at", {}))  # older pax: none
-        self.checkpoints = state["checkpoints"]
-        self.quiet_steps = state["quiet_steps"]
-        self.pending_epochs, self.epochs = state["pending_epochs"], state["epochs"]
-        self.fresh = set(state.get("fresh", ()))  # absent in states of older pax
-        self.mae, self.labels = state["mae"], state["labels"]
-        self.e_mae_mev = state.get("e_mae_mev")  # absent in states of older pax
-        self.prospective = list(state.get("prospective", ()))

@@ -75,6 +75,11 @@ class MDConfig:
     """A molecule with two atoms closer than this is stopped as collapsed (Å)."""
     check_every: int = 10
     """Steps between the stop checks (flying apart, runaway temperature)."""
+    save_every_steps: int = 0
+    """Write IDG and AL trajectories to run_dir/trajectories/ every this many MD
+    steps (at the first frame at or after each multiple); 0: not written."""
+    trajectory_format: str = "extxyz"
+    """File format of the saved trajectories: extxyz or traj (ASE Trajectory)."""
 
     def __post_init__(self) -> None:
         for key in (
@@ -104,3 +109,11 @@ class MDConfig:
             raise ConfigError("md.driving_member", self.driving_member, "must be >= 0")
         if self.check_every < 1:
             raise ConfigError("md.check_every", self.check_every, "must be >= 1")
+        if self.save_every_steps < 0:
+            raise ConfigError(
+                "md.save_every_steps", self.save_every_steps, "must be >= 0 (0: off)"
+            )
+        if self.trajectory_format not in ("extxyz", "traj"):
+            raise ConfigError(
+                "md.trajectory_format", self.trajectory_format, "must be extxyz or traj"
+            )

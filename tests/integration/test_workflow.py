@@ -13,9 +13,26 @@ pytestmark = pytest.mark.timeout(900)
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
-    proc = run_pax(run_dir)
+    proc = run_pax(run_dir, "md.save_every_steps=20")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run_dir, proc
+
+
+def test_trajectories_on_disk(finished_run):
+    # md.save_every_steps=20: the first frame in each 20-step block of every
+    # trajectory; AL frames carry the uncertainty, all the temperature
+    run_dir, _ = finished_run
+    folder = run_dir / "trajectories"
+    idg = read(folder / "idg_000.extxyz", index=":")
+    steps = [a.info["md_step"] for a in idg]
+    assert len(idg) >= 1 and all(b // 20 > a // 20 for a, b in zip(steps, steps[1:]))
+    assert all(a.info["temperature_K"] > 0 for a in idg)
+    al = read(folder / "al_000.extxyz", index=":")
+    steps = [a.info["md_step"] for a in al]
+    assert len(al) >= 2 and steps == sorted(steps)
+    assert all(b // 20 > a // 20 for a, b in zip(steps, steps[1:]))
+    assert all(a.info["uncertainty"] > 0 and a.info["temperature_K"] > 0 for a in al)
+    assert len(al[0]) == 3  # water
 
 
 def test_both_phases_complete(finished_run):
