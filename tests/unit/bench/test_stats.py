@@ -96,3 +96,29 @@ def test_training_length_is_epochs_with_a_floor_of_steps():
     assert epochs_for(115, 5, epochs=60, min_grad_steps=600) == 60  # 23 steps/epoch
     assert epochs_for(7, 5, epochs=60, min_grad_steps=600) == 300  # 2 steps/epoch
     assert epochs_for(10, 5, epochs=1, min_grad_steps=0) == 1
+
+
+def test_bond_check_ignores_thermal_stretching_but_sees_breaks_and_new_bonds():
+    from ase.io import read
+    from scoring import bonds_changed
+
+    from tests.conftest import ROOT
+
+    start = read(ROOT / "data" / "systems" / "ethanol.xyz")
+    o = [a.index for a in start if a.symbol == "O"][0]
+    d = start.get_all_distances()[o]
+    h = min((a.index for a in start if a.symbol == "H"), key=lambda i: d[i])  # O-H
+    assert not bonds_changed(start, start.copy())
+
+    def moved(dist):
+        atoms = start.copy()
+        v = atoms.positions[h] - atoms.positions[o]
+        atoms.positions[h] = atoms.positions[o] + dist * v / np.linalg.norm(v)
+        return atoms
+
+    assert not bonds_changed(start, moved(1.2))  # O-H at 1.2 Å: hot, not broken
+    assert bonds_changed(start, moved(2.0))  # broken
+    fused = start.copy()
+    c = [a.index for a in start if a.symbol == "C"][0]
+    fused.positions[h] = fused.positions[c] + [0.0, 0.0, 0.7]  # a new C-H
+    assert bonds_changed(start, fused)
