@@ -15,7 +15,9 @@ SKIP = ("torch", "pax", "nvidia-", "triton")
 def main(path: str) -> None:
     frozen = subprocess.run(
         [sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     pins = sorted(
         (line for line in frozen if "==" in line and not line.lower().startswith(SKIP)),

@@ -178,7 +178,10 @@ class InitialDataset:
             with ctx.budget.section("md"):
                 traj, frame = self.sampler.next_frame()
                 ctx.trajectories.offer(
-                    "idg", traj, frame, self.sampler.steps[traj],
+                    "idg",
+                    traj,
+                    frame,
+                    self.sampler.steps[traj],
                     temperature_K=self.sampler.trajs[traj].get_temperature(),
                 )
             member = self._smallest_member()[0]

@@ -279,7 +279,10 @@ class ActiveLearning(LoopState):
             else:
                 log.warning(
                     "trajectory %d: label %s failed (%s); restarting from its "
-                    "checkpoint", traj, done.ticket, done.result.reason
+                    "checkpoint",
+                    traj,
+                    done.ticket,
+                    done.result.reason,
                 )
                 self.md.reset(traj, self.checkpoints[traj].copy())
             self.md.resume(traj)

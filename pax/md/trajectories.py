@@ -54,8 +54,14 @@ class TrajectoryFiles:
             return
         uncertainty, temperature = md.uncertainty()[measure], md.temperatures_K()
         for i in np.flatnonzero(md.running):
-            self.offer(phase, int(i), md.atoms(int(i)), int(md.steps[i]),
-                       uncertainty=uncertainty[i], temperature_K=temperature[i])
+            self.offer(
+                phase,
+                int(i),
+                md.atoms(int(i)),
+                int(md.steps[i]),
+                uncertainty=uncertainty[i],
+                temperature_K=temperature[i],
+            )
 
     def _append(self, path: Path, frame: Atoms) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,12 +20,17 @@ FORMAT = 1
 """Checkpoint layout version."""
 
 
-def config_to_dict(cfg: MLFFConfig) -> dict:
-    """The config as plain values (Enums by value)."""
-    return {
-        f.name: (v.value if isinstance(v := getattr(cfg, f.name), Enum) else v)
-        for f in dataclasses.fields(cfg)
-    }
+def config_to_dict(cfg) -> dict:
+    """The config as plain values (Enums by value, nested dataclasses as dicts)."""
+    return {f.name: _plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+
+
+def _plain(value):
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value):
+        return config_to_dict(value)
+    return value
 
 
 def config_from_dict(data: dict) -> MLFFConfig:
@@ -99,14 +104,22 @@ def load(cls, path: Path, device: str | None):
     return ens
 
 
+def plain_model(cfg: MLFFConfig, stats: ModelStats, state: dict) -> torch.nn.Module:
+    """A plain mace-torch module (no pax classes inside) with these weights, CPU."""
+    if cfg.init.value == "finetune":
+        from pax.mlff.foundation import plain_model as merged
+
+        return merged(cfg, stats, state)
+    model = build_model(cfg, stats, seed=0).eval()
+    model.load_state_dict(state)
+    return model.to("cpu")
+
+
 def export(ens, directory: Path) -> list[Path]:
     """Write member_<k>.model (whole pickled MACE module on CPU) for each member."""
     paths = []
     for k, model in enumerate(ens.models):
-        # a plain mace-torch module (no pax classes inside) with these weights
-        cpu = build_model(ens.cfg, ens.stats, seed=0).eval()
-        cpu.load_state_dict(model.state_dict())
-        cpu = cpu.to("cpu")
+        cpu = plain_model(ens.cfg, ens.stats, model.state_dict())
         path = directory / f"member_{k}.model"
         paths.append(atomic_write(path, lambda fh, m=cpu: torch.save(m, fh)))
     log.info("exported %d MACE models to %s", len(paths), directory)

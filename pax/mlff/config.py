@@ -49,6 +49,58 @@ class E0Source(str, Enum):
 
     reference = "reference"
     least_squares = "least_squares"
+    foundation = "foundation"
+
+
+class Init(str, Enum):
+    """How the members' weights start: drawn at random, or a pretrained MACE."""
+
+    scratch = "scratch"
+    finetune = "finetune"
+
+
+class FinetuneMethod(str, Enum):
+    """What of a foundation model is trained."""
+
+    naive = "naive"
+    freeze = "freeze"
+    lora = "lora"
+
+
+@dataclass
+class FinetuneConfig:
+    """How members fine-tune the foundation model (mlff.init=finetune)."""
+
+    method: FinetuneMethod = FinetuneMethod.naive
+    """naive: train every weight; freeze: keep the blocks in `freeze` fixed;
+    lora: train low-rank adapters only (merged into the weights on export)."""
+    freeze: list[str] = field(
+        default_factory=lambda: ["node_embedding", "radial_embedding"]
+    )
+    """method=freeze: module names (prefixes such as interactions.0) kept fixed."""
+    lora_rank: int = 4
+    """method=lora: rank of the adapters."""
+    lora_alpha: float = 1.0
+    """method=lora: adapter scale (the update is alpha / rank x B A)."""
+    redraw_readouts: bool = True
+    """naive and freeze: draw each member's readout weights from its own seed, so
+    the committee disagrees from the start (identical copies have no spread)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.method, FinetuneMethod):
+            try:
+                self.method = FinetuneMethod(self.method)
+            except ValueError:
+                choices = "|".join(e.value for e in FinetuneMethod)
+                raise ConfigError(
+                    "mlff.finetune.method", self.method, f"choose {choices}"
+                ) from None
+        if self.lora_rank < 1:
+            raise ConfigError("mlff.finetune.lora_rank", self.lora_rank, "must be >= 1")
+        if self.lora_alpha <= 0:
+            raise ConfigError(
+                "mlff.finetune.lora_alpha", self.lora_alpha, "must be > 0"
+            )
 
 
 @dataclass
@@ -59,6 +111,13 @@ class MLFFConfig:
     """Number of ensemble members (>= 2: the spread is the uncertainty)."""
     seed: int = 42
     """Seed of member 0; member k uses seed + k."""
+    init: Init = Init.scratch
+    """scratch: weights drawn at random from the architecture below; finetune:
+    every member starts from foundation_model (its architecture and r_max)."""
+    foundation_model: str = ""
+    """init=finetune: a MACE model file, or mace-mp-*|mace-off-* in the local cache."""
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    """init=finetune: what is trained."""
     # architecture
     r_max: float = 5.0
     """Cutoff radius (Å)."""
@@ -81,7 +140,9 @@ class MLFFConfig:
     MLP_irreps: str = "16x0e"
     """Hidden irreps of the non-linear readout."""
     e0s: E0Source = E0Source.reference
-    """Isolated-atom energies: computed by the reference, or least squares on data."""
+    """Isolated-atom energies: computed by the reference, least squares on data, or
+    (init=finetune) the foundation model's. pax re-fits per-element offsets on the
+    training data either way (forces unchanged)."""
     default_dtype: Dtype = Dtype.float32
     """Model precision."""
     device: Device = Device.auto
@@ -187,6 +248,16 @@ class MLFFConfig:
             )
         if not 0 < self.ema_decay < 1:
             raise ConfigError("mlff.ema_decay", self.ema_decay, "must be in (0, 1)")
+        if self.init == Init.finetune and not self.foundation_model:
+            raise ConfigError(
+                "mlff.foundation_model",
+                self.foundation_model,
+                "init=finetune needs a MACE model file or a cached foundation name",
+            )
+        if self.e0s == E0Source.foundation and self.init != Init.finetune:
+            raise ConfigError("mlff.e0s", "foundation", "needs mlff.init=finetune")
+        if isinstance(self.finetune, dict):
+            self.finetune = FinetuneConfig(**self.finetune)
 
     def _coerce_enums(self) -> None:
         """Accept plain strings for Enum fields when built directly in Python."""
@@ -196,6 +267,7 @@ class MLFFConfig:
             ("optimizer", Optimizer),
             ("scheduler", Scheduler),
             ("e0s", E0Source),
+            ("init", Init),
             ("periodic_loss", PeriodicLoss),
         ):
             value = getattr(self, key)

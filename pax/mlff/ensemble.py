@@ -13,8 +13,8 @@ from mace.tools import AtomicNumberTable
 
 from pax.errors import PaxError
 from pax.mlff import checkpoint
-from pax.mlff.build import DTYPES, ModelStats, build_model, dataset_stats
-from pax.mlff.config import Device, MLFFConfig
+from pax.mlff.build import DTYPES, ModelStats, dataset_stats, new_model
+from pax.mlff.config import Device, Init, MLFFConfig
 from pax.mlff.fast_product import use_element_contractions
 from pax.mlff.graphs import GraphCache, geometry_key, torch_dtype
 from pax.mlff.metrics import energy_spread_per_atom, error_metrics
@@ -103,7 +103,13 @@ class Ensemble:
             {int(z) for a in frames for z in a.numbers}
             | {int(z) for z in atomic_numbers}
         )
-        stats = dataset_stats(frames, zs, e0s, cfg.r_max)
+        if cfg.init == Init.finetune:
+            from pax.mlff.foundation import adapted_config, foundation_stats
+
+            cfg = adapted_config(cfg)
+            stats = foundation_stats(cfg, zs, e0s)
+        else:
+            stats = dataset_stats(frames, zs, e0s, cfg.r_max)
         log.info(
             "MACE stats: Z=%s avg_neighbors=%.2f shift=%.4f eV scale=%.4f eV/Å",
             zs,
@@ -119,7 +125,7 @@ class Ensemble:
         dev = resolve_device(device)
         members = []
         for k in range(cfg.ensemble_size):
-            model = build_model(cfg, stats, seed=cfg.seed + k)
+            model = new_model(cfg, stats, seed=cfg.seed + k)
             if cfg.element_contraction:
                 use_element_contractions(model)
             members.append(make_member(cfg, model, seed=cfg.seed + k, device=dev))

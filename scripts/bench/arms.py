@@ -73,7 +73,9 @@ def pax_arm(
 
     def enough(path: Path) -> bool:
         ledger = path / "ledger.jsonl"
-        return ledger.exists() and ledger.read_text().count('"event": "done"') >= n_labels
+        return (
+            ledger.exists() and ledger.read_text().count('"event": "done"') >= n_labels
+        )
 
     wall = run_pax(run_dir, full, timeout_s=timeout_s, stop_when=enough)
     frames = ledger_frames(run_dir)
@@ -83,7 +85,8 @@ def pax_arm(
     idg = [e for e in events(run_dir, "sampling") if e.get("phase") == "idg"]
     idg_labels = sum(f.info.get("phase") == "idg" for f in frames[:n_labels])
     sampler_steps = sum(
-        max(e["md_step"] for e in idg if e["traj"] == t) for t in {e["traj"] for e in idg}
+        max(e["md_step"] for e in idg if e["traj"] == t)
+        for t in {e["traj"] for e in idg}
     )
     return frames, {
         "labels": len(frames),
@@ -103,8 +106,13 @@ def uniform_arm(
     pool, steps = [], 0
     for k in range(UNIFORM_TRAJECTORIES):
         frames, ran = reference_md(
-            start, temperature_K, seeds.seed("uniform", replicate, k), per_traj,
-            UNIFORM_EVERY_STEPS, UNIFORM_EQUILIBRATE_STEPS, preset,
+            start,
+            temperature_K,
+            seeds.seed("uniform", replicate, k),
+            per_traj,
+            UNIFORM_EVERY_STEPS,
+            UNIFORM_EQUILIBRATE_STEPS,
+            preset,
         )
         pool += frames
         steps += ran
@@ -126,19 +134,33 @@ def equal_cost_arm(
     steps = []
     for k in range(UNIFORM_TRAJECTORIES):
         frames, _ = reference_md(
-            start, temperature_K, seeds.seed("equal_cost", replicate, k),
-            per_traj, 1, 0, preset,
+            start,
+            temperature_K,
+            seeds.seed("equal_cost", replicate, k),
+            per_traj,
+            1,
+            0,
+            preset,
         )
         steps += frames
     steps = steps[:total_steps]
     ordered = [steps[i] for i in stats.spread_order(len(steps))]
-    return ordered, {"labels": total_steps, "reference_calls": total_steps,
-                     "mlff_md_steps": 0}
+    return ordered, {
+        "labels": total_steps,
+        "reference_calls": total_steps,
+        "mlff_md_steps": 0,
+    }
 
 
 def mlff_arm(
-    run_dir: Path, md_cfg, start: Atoms, replicate: int, n_labels: int,
-    md_steps: int, every: int, preset: str,
+    run_dir: Path,
+    md_cfg,
+    start: Atoms,
+    replicate: int,
+    n_labels: int,
+    md_steps: int,
+    every: int,
+    preset: str,
 ) -> tuple[list[Atoms], dict]:
     """Random frames of MLFF MD driven by the pax run's last ensemble, then labelled.
 
@@ -152,8 +174,13 @@ def mlff_arm(
     ens = Ensemble.load(run_dir / "state" / "ensemble.pt")
     n_traj = max(1, md_cfg["n_traj"])
     base = seeds.seed("mlff_md", replicate)
-    md = BatchedMD(md_cfg["cfg"], ens.models, [start.copy() for _ in range(n_traj)],
-                   seeds=[base + i for i in range(n_traj)], device=ens.device)
+    md = BatchedMD(
+        md_cfg["cfg"],
+        ens.models,
+        [start.copy() for _ in range(n_traj)],
+        seeds=[base + i for i in range(n_traj)],
+        device=ens.device,
+    )
     want = max(n_labels, md_steps // every)
     pool, ran = [], 0
     while len(pool) < want and ran < 100 * want * every:
@@ -168,6 +195,8 @@ def mlff_arm(
     shuffled = [pool[i] for i in rng.permutation(len(pool))]
     labelled, calls = reference.label(shuffled, preset, want=n_labels)
     return labelled, {
-        "labels": len(labelled), "reference_calls": calls, "mlff_md_steps": ran,
+        "labels": len(labelled),
+        "reference_calls": calls,
+        "mlff_md_steps": ran,
         "failed_labels": calls - len(labelled),
     }

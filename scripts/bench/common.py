@@ -64,7 +64,9 @@ def ensure_frames(
     from make_test_set import reference_md
 
     print(f"making {frames} reference frames at {temperature_K} K -> {out}", flush=True)
-    made, _ = reference_md(read(ROOT / system), temperature_K, seed, frames, every, 1000)
+    made, _ = reference_md(
+        read(ROOT / system), temperature_K, seed, frames, every, 1000
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     write(str(out), made, format="extxyz")
     return out

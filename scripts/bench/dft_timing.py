@@ -52,11 +52,15 @@ def xtb(atoms, n):
     print(f"xtb GFN2 via label (child): median {a * 1e3:.1f} ms over {n} calls")
     print(f"xtb GFN2 in this process:   median {b * 1e3:.1f} ms")
     print(f"xtb GFN2 CPU time in child: median {statistics.median(cpu) * 1e3:.1f} ms")
-    print(f"isolation overhead ratio:   {a / b:.2f}x ({(a - b) * 1e3:+.1f} ms per call)")
+    print(
+        f"isolation overhead ratio:   {a / b:.2f}x ({(a - b) * 1e3:+.1f} ms per call)"
+    )
 
 
 def pyscf(atoms):
-    cfg = PySCFConfig(charge=0, multiplicity=1)  # PBE, def2-SVP, density fitting, grid 3
+    cfg = PySCFConfig(
+        charge=0, multiplicity=1
+    )  # PBE, def2-SVP, density fitting, grid 3
     start = time.perf_counter()
     result = label(atoms, cfg, ".")
     wall = time.perf_counter() - start

@@ -22,25 +22,61 @@ import report
 from ase.io import read, write
 from common import ROOT, SMALL_MODEL
 
-TINY_MODEL = ["mlff.ensemble_size=2", "mlff.num_channels=8", "mlff.max_L=0",
-              "mlff.correlation=2", "mlff.num_interactions=1", "mlff.radial_MLP=[8]",
-              "mlff.batch_size=4"]
-TINY_AL = ["al.num_trajectories=2", "al.skip_step_mlff=5", "al.threshold_warmup=2",
-           "al.idg.skip_step_initial=10", "al.idg.max_initial_set_size=6",
-           "al.idg.min_initial_set_size=2", "al.idg.intermediate_epochs=2"]
+TINY_MODEL = [
+    "mlff.ensemble_size=2",
+    "mlff.num_channels=8",
+    "mlff.max_L=0",
+    "mlff.correlation=2",
+    "mlff.num_interactions=1",
+    "mlff.radial_MLP=[8]",
+    "mlff.batch_size=4",
+]
+TINY_AL = [
+    "al.num_trajectories=2",
+    "al.skip_step_mlff=5",
+    "al.threshold_warmup=2",
+    "al.idg.skip_step_initial=10",
+    "al.idg.max_initial_set_size=6",
+    "al.idg.min_initial_set_size=2",
+    "al.idg.intermediate_epochs=2",
+]
 MODES = {
-    "smoke": dict(system="water", seeds=2, ns=[8, 16], epochs=5, min_grad_steps=30,
-                  score_members=2, model=TINY_MODEL + TINY_AL, stability_steps=40,
-                  stability_seeds=2,
-                  test=dict(trajectories=5, frames_per_trajectory=2, equilibrate_fs=50.0)),
-    "quick": dict(system="ethanol", seeds=3, ns=[8, 16, 32, 64, 128], epochs=60,
-                  min_grad_steps=600, score_members=2,
-                  model=[*SMALL_MODEL, "mlff.ensemble_size=4", "al.num_trajectories=4"],
-                  stability_steps=20000, stability_seeds=1,
-                  test=dict(trajectories=5, frames_per_trajectory=40)),
-    "full": dict(system="aspirin", seeds=5, ns=[8, 16, 32, 64, 128, 256], epochs=100,
-                 min_grad_steps=1000, score_members=4, model=[], stability_steps=20000,
-                 stability_seeds=5, test=dict(trajectories=5, frames_per_trajectory=40)),
+    "smoke": dict(
+        system="water",
+        seeds=2,
+        ns=[8, 16],
+        epochs=5,
+        min_grad_steps=30,
+        score_members=2,
+        model=TINY_MODEL + TINY_AL,
+        stability_steps=40,
+        stability_seeds=2,
+        test=dict(trajectories=5, frames_per_trajectory=2, equilibrate_fs=50.0),
+    ),
+    "quick": dict(
+        system="ethanol",
+        seeds=3,
+        ns=[8, 16, 32, 64, 128],
+        epochs=60,
+        min_grad_steps=600,
+        score_members=2,
+        model=[*SMALL_MODEL, "mlff.ensemble_size=4", "al.num_trajectories=4"],
+        stability_steps=20000,
+        stability_seeds=1,
+        test=dict(trajectories=5, frames_per_trajectory=40),
+    ),
+    "full": dict(
+        system="aspirin",
+        seeds=5,
+        ns=[8, 16, 32, 64, 128, 256],
+        epochs=100,
+        min_grad_steps=1000,
+        score_members=4,
+        model=[],
+        stability_steps=20000,
+        stability_seeds=5,
+        test=dict(trajectories=5, frames_per_trajectory=40),
+    ),
 }
 """Scoring: each model trains max(epochs, min_grad_steps worth of epochs) with
 score_members members; the stability MD (0.5 fs steps) runs with the final
@@ -58,16 +94,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--reference", default="xtb", help="dft preset (xtb or emt)")
     p.add_argument("--temperature-K", type=float, default=500.0)
     p.add_argument("--seeds", type=int, help="replicates per arm")
-    p.add_argument("--ns", type=int, nargs="+", help="label counts scored (default by mode)")
+    p.add_argument(
+        "--ns", type=int, nargs="+", help="label counts scored (default by mode)"
+    )
     p.add_argument("--epochs", type=int, help="training epochs per model")
-    p.add_argument("--min-grad-steps", type=int, help="at least this many steps per model")
-    p.add_argument("--jobs", type=int, default=1, help="arms and seeds scored in parallel")
+    p.add_argument(
+        "--min-grad-steps", type=int, help="at least this many steps per model"
+    )
+    p.add_argument(
+        "--jobs", type=int, default=1, help="arms and seeds scored in parallel"
+    )
     p.add_argument("--arms", nargs="+", default=list(arms.ARMS), choices=arms.ARMS)
-    p.add_argument("--ablation", action="append", default=[], metavar="NAME=OVERRIDE",
-                   help="a pax arm with one setting changed, e.g. cx=al.c_x=0.2")
+    p.add_argument(
+        "--ablation",
+        action="append",
+        default=[],
+        metavar="NAME=OVERRIDE",
+        help="a pax arm with one setting changed, e.g. cx=al.c_x=0.2",
+    )
     p.add_argument("--phase", choices=["all", "arms", "score"], default="all")
     p.add_argument("--out", type=Path, default=Path("outputs/bench/label_efficiency"))
-    p.add_argument("--testsets", type=Path, help="test-set folder (default: out/../testsets)")
+    p.add_argument(
+        "--testsets", type=Path, help="test-set folder (default: out/../testsets)"
+    )
     p.add_argument("--timeout-s", type=float, default=3600, help="per pax run")
     p.add_argument("overrides", nargs="*", help="extra pax overrides (every pax arm)")
     a = p.parse_args(argv)
@@ -94,7 +143,9 @@ def system_overrides(system: str) -> tuple[list[str], Path]:
     if preset.exists():
         import yaml
 
-        return [f"system={system}"], ROOT / yaml.safe_load(preset.read_text())["geometry"]
+        return [f"system={system}"], ROOT / yaml.safe_load(preset.read_text())[
+            "geometry"
+        ]
     path = Path(system).resolve()
     return [f"system.geometry={path}", f"system.name={path.stem}"], path
 
@@ -113,13 +164,20 @@ def pax_overrides(args, s) -> list[str]:
     sys_over, _ = system_overrides(s["system"])
     idg_target = composed([*sys_over, f"dft={args.reference}", *s["model"]]).al
     idg_scale = idg_target.desired_acc * idg_target.idg.desired_acc_scale_idg
-    return [*sys_over, f"dft={args.reference}", *s["model"],
-            f"md.temperature_K={args.temperature_K}",
-            f"al.desired_acc={NO_AL_STOP_EV_A}",
-            f"al.idg.desired_acc_scale_idg={idg_scale / NO_AL_STOP_EV_A:g}",
-            "al.converge=none", f"al.max_train_set_size={20 * max(s['ns'])}",
-            "al.max_MD_steps=1000000", "cluster.max_workers=1", "run.torch_threads=1",
-            *args.overrides]
+    return [
+        *sys_over,
+        f"dft={args.reference}",
+        *s["model"],
+        f"md.temperature_K={args.temperature_K}",
+        f"al.desired_acc={NO_AL_STOP_EV_A}",
+        f"al.idg.desired_acc_scale_idg={idg_scale / NO_AL_STOP_EV_A:g}",
+        "al.converge=none",
+        f"al.max_train_set_size={20 * max(s['ns'])}",
+        "al.max_MD_steps=1000000",
+        "cluster.max_workers=1",
+        "run.torch_threads=1",
+        *args.overrides,
+    ]
 
 
 def composed(overrides: list[str]):
@@ -145,22 +203,61 @@ def run_arms(args, s) -> dict:
     for r in range(s["seeds"]):
         for name, extra in variants.items():
             run_dir = args.out / "runs" / f"{name}_s{r}"
-            frames, cost = arms.pax_arm(run_dir, [*base, *extra], r, n_max,
-                                        args.timeout_s)
+            frames, cost = arms.pax_arm(
+                run_dir, [*base, *extra], r, n_max, args.timeout_s
+            )
             save(args.out, name, r, frames[:n_max], cost, costs)
         pax_dir = args.out / "runs" / f"pax_s{r}"
         pax_cost = costs.get("pax", {}).get(r)
         if "uniform" in args.arms:
-            save(args.out, "uniform", r, *timed(arms.uniform_arm,
-                start, args.temperature_K, r, n_max, args.reference), costs)
+            save(
+                args.out,
+                "uniform",
+                r,
+                *timed(
+                    arms.uniform_arm,
+                    start,
+                    args.temperature_K,
+                    r,
+                    n_max,
+                    args.reference,
+                ),
+                costs,
+            )
         if "equal_cost" in args.arms and pax_cost:
-            save(args.out, "equal_cost", r, *timed(arms.equal_cost_arm,
-                start, args.temperature_K, r, pax_cost["labels"], args.reference), costs)
+            save(
+                args.out,
+                "equal_cost",
+                r,
+                *timed(
+                    arms.equal_cost_arm,
+                    start,
+                    args.temperature_K,
+                    r,
+                    pax_cost["labels"],
+                    args.reference,
+                ),
+                costs,
+            )
         if "mlff_md" in args.arms and pax_cost:
             md = {"cfg": cfg.md, "n_traj": cfg.al.num_trajectories}
-            save(args.out, "mlff_md", r, *timed(arms.mlff_arm,
-                pax_dir, md, start, r, n_max, pax_cost["mlff_md_steps"],
-                cfg.al.skip_step_mlff, args.reference), costs)
+            save(
+                args.out,
+                "mlff_md",
+                r,
+                *timed(
+                    arms.mlff_arm,
+                    pax_dir,
+                    md,
+                    start,
+                    r,
+                    n_max,
+                    pax_cost["mlff_md_steps"],
+                    cfg.al.skip_step_mlff,
+                    args.reference,
+                ),
+                costs,
+            )
     (args.out / "arms" / "costs.json").write_text(json.dumps(costs, indent=1))
     return costs
 
@@ -185,8 +282,11 @@ def test_set_paths(args, s) -> dict[float, Path]:
     """Where the test set at each temperature lives (named by system, reference, size)."""
     _, geometry = system_overrides(s["system"])
     size = f"{s['test']['trajectories']}x{s['test']['frames_per_trajectory']}"
-    return {t: args.testsets / f"{Path(geometry).stem}_{args.reference}_{t:.0f}K_"
-            f"{size}.extxyz" for t in TEST_TEMPERATURES_K}
+    return {
+        t: args.testsets / f"{Path(geometry).stem}_{args.reference}_{t:.0f}K_"
+        f"{size}.extxyz"
+        for t in TEST_TEMPERATURES_K
+    }
 
 
 def ensure_test_sets(args, s) -> dict[float, Path]:
@@ -216,26 +316,40 @@ def run_scoring(args, s, costs: dict) -> dict:
 
     numbers = sorted({int(z) for z in read(geometry).numbers})
     e0s = isolated_atom_energies(numbers, cfg.dft, args.out / "e0s")
-    tasks = {(arm, r): {
-        "frames": args.out / "arms" / arm / f"s{r}.extxyz", "tests": test_paths,
-        "ns": s["ns"], "mlff_cfg": replace(cfg.mlff, ensemble_size=s["score_members"]),
-        "e0s": e0s, "protocol": {"epochs": s["epochs"],
-                                 "min_grad_steps": s["min_grad_steps"]},
-        "valid_ratio": cfg.al.valid_ratio, "replicate": int(r), "start": geometry,
-        "temperature_K": args.temperature_K,
-        "stability_steps": s["stability_steps"] if int(r) < s["stability_seeds"] else 0,
-    } for arm, by_seed in costs.items() for r in sorted(by_seed, key=int)}
+    tasks = {
+        (arm, r): {
+            "frames": args.out / "arms" / arm / f"s{r}.extxyz",
+            "tests": test_paths,
+            "ns": s["ns"],
+            "mlff_cfg": replace(cfg.mlff, ensemble_size=s["score_members"]),
+            "e0s": e0s,
+            "protocol": {"epochs": s["epochs"], "min_grad_steps": s["min_grad_steps"]},
+            "valid_ratio": cfg.al.valid_ratio,
+            "replicate": int(r),
+            "start": geometry,
+            "temperature_K": args.temperature_K,
+            "stability_steps": s["stability_steps"]
+            if int(r) < s["stability_seeds"]
+            else 0,
+        }
+        for arm, by_seed in costs.items()
+        for r in sorted(by_seed, key=int)
+    }
     results: dict = {}
-    with ProcessPoolExecutor(args.jobs,
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {key: pool.submit(scoring.score_task, task)
-                   for key, task in tasks.items()}
+    with ProcessPoolExecutor(
+        args.jobs, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        futures = {
+            key: pool.submit(scoring.score_task, task) for key, task in tasks.items()
+        }
         for (arm, r), future in futures.items():
             res = results.setdefault(arm, {})[r] = future.result()
             stab = res["stability"]
-            print(f"scored {arm} seed {r}: {res['rows'][-1]}"
-                  + (f", stable {stab['fraction_physical']:.2f}" if stab else ""),
-                  flush=True)
+            print(
+                f"scored {arm} seed {r}: {res['rows'][-1]}"
+                + (f", stable {stab['fraction_physical']:.2f}" if stab else ""),
+                flush=True,
+            )
     return results
 
 

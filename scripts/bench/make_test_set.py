@@ -113,7 +113,9 @@ def ensure_test_set(path: Path, system: Path, temperature_K: float, **kw) -> Pat
         frames = read(str(path), index=":")
         if len(frames) == want and reference.agrees(frames[0], preset):
             return path
-    print(f"making {want} reference frames at {temperature_K:.0f} K -> {path}", flush=True)
+    print(
+        f"making {want} reference frames at {temperature_K:.0f} K -> {path}", flush=True
+    )
     frames = make_test_set(system, temperature_K, **kw)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.extxyz")
@@ -134,9 +136,14 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
     ensure_test_set(
-        a.out, a.system, a.temperature_K, trajectories=a.trajectories,
-        frames_per_trajectory=a.frames_per_trajectory, every_fs=a.every_fs,
-        equilibrate_fs=a.equilibrate_fs, preset=a.reference,
+        a.out,
+        a.system,
+        a.temperature_K,
+        trajectories=a.trajectories,
+        frames_per_trajectory=a.frames_per_trajectory,
+        every_fs=a.every_fs,
+        equilibrate_fs=a.equilibrate_fs,
+        preset=a.reference,
     )
     print(f"test set at {a.temperature_K:.0f} K: {a.out}")
 

@@ -33,13 +33,17 @@ SETTINGS = {
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true",
-                   help="EMT with --delay-s, ethanol, small MACE (the default reference)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="EMT with --delay-s, ethanol, small MACE (the default reference)",
+    )
     p.add_argument("--reference", choices=sorted(SETTINGS), default="emt")
     p.add_argument("--delay-s", type=float, default=2.0, help="EMT delay per call (s)")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--idg-per-member", type=int, default=15,
-                   help="al.idg.max_initial_set_size")
+    p.add_argument(
+        "--idg-per-member", type=int, default=15, help="al.idg.max_initial_set_size"
+    )
     p.add_argument("--train-size", type=int, default=40, help="al.max_train_set_size")
     p.add_argument("--threads", type=int, default=1, help="torch threads of pax")
     p.add_argument("--out", type=Path, default=Path("outputs/bench/overlap"))
@@ -63,8 +67,13 @@ def phase_figures(run_dir: Path, workers: int) -> dict[str, dict]:
     out = {}
     for phase, (start, end) in phase_windows(records).items():
         # labels that finished inside the phase's window (IDG's last ones land in AL)
-        done = [r for r in records if r.get("kind") == "sampling"
-                and start <= r["time_s"] <= end and r.get("label_wall_s") is not None]
+        done = [
+            r
+            for r in records
+            if r.get("kind") == "sampling"
+            and start <= r["time_s"] <= end
+            and r.get("label_wall_s") is not None
+        ]
         label_s = sum(r["label_wall_s"] for r in done)
         wall = end - start
         bound = label_s / workers
@@ -106,8 +115,10 @@ def main() -> None:
     for mode, extra in (("async (pax)", []), ("synchronous", ["al.synchronous=true"])):
         name = "sync" if extra else "async"
         total = run_pax(args.out / name, [*base, *extra], timeout_s=1800)
-        results[mode] = {"total_wall_s": total,
-                         **phase_figures(ROOT / args.out / name, args.workers)}
+        results[mode] = {
+            "total_wall_s": total,
+            **phase_figures(ROOT / args.out / name, args.workers),
+        }
         print(f"{mode}: {total:.0f} s", flush=True)
     rows = []
     for mode, res in results.items():
@@ -115,23 +126,46 @@ def main() -> None:
             f = res.get(phase)
             if not f:
                 continue
-            rows.append([
-                mode, phase, f["labels"], f"{f['mean_label_s']:.2f}",
-                f"{f['wall_s']:.1f}", f"{f['bound_s']:.1f}",
-                f"{f['wall_over_bound']:.2f}", f"{100 * f['utilisation']:.0f}%",
-                f"{100 * (f['pool_utilisation'] or 0):.0f}%",
-            ])
-    ref = (f"EMT + {args.delay_s:g} s delay per call" if args.reference == "emt"
-           else "PySCF " + args.reference)
-    text = "\n\n".join([
-        f"overlap: {setting['system']}, reference {ref}, {args.workers} workers, "
-        f"al.idg.max_initial_set_size={args.idg_per_member}, "
-        f"al.max_train_set_size={args.train_size}; machine: {machine()}; "
-        f"total {time.time() - t0:.0f} s",
-        table(["mode", "phase", "labels", "mean label (s)", "wall (s)",
-               "bound Σlabel/workers (s)", "wall/bound (goal <= 1.15)",
-               "utilisation (goal >= 90%)", "pool's cumulative utilisation"], rows),
-    ])
+            rows.append(
+                [
+                    mode,
+                    phase,
+                    f["labels"],
+                    f"{f['mean_label_s']:.2f}",
+                    f"{f['wall_s']:.1f}",
+                    f"{f['bound_s']:.1f}",
+                    f"{f['wall_over_bound']:.2f}",
+                    f"{100 * f['utilisation']:.0f}%",
+                    f"{100 * (f['pool_utilisation'] or 0):.0f}%",
+                ]
+            )
+    ref = (
+        f"EMT + {args.delay_s:g} s delay per call"
+        if args.reference == "emt"
+        else "PySCF " + args.reference
+    )
+    text = "\n\n".join(
+        [
+            f"overlap: {setting['system']}, reference {ref}, {args.workers} workers, "
+            f"al.idg.max_initial_set_size={args.idg_per_member}, "
+            f"al.max_train_set_size={args.train_size}; machine: {machine()}; "
+            f"total {time.time() - t0:.0f} s",
+            table(
+                [
+                    "mode",
+                    "phase",
+                    "labels",
+                    "mean label (s)",
+                    "wall (s)",
+                    "bound Σlabel/workers (s)",
+                    "wall/bound (goal <= 1.15)",
+                    "utilisation (goal >= 90%)",
+                    "pool's cumulative utilisation",
+                ],
+                rows,
+            ),
+        ]
+    )
     print(text)
     out = ROOT / args.out
     (out / "result.md").write_text(text + "\n")

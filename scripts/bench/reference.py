@@ -57,7 +57,10 @@ def label(frames: list[Atoms], preset: str = "xtb", want: int | None = None):
         atoms.calc = calc
         calls += 1
         try:
-            energy, forces = float(atoms.get_potential_energy()), atoms.get_forces().copy()
+            energy, forces = (
+                float(atoms.get_potential_energy()),
+                atoms.get_forces().copy(),
+            )
         except CalculationFailed:
             calc = calculator(preset)  # a fresh one: no state from the failure
             continue
@@ -68,8 +71,9 @@ def label(frames: list[Atoms], preset: str = "xtb", want: int | None = None):
     return out, calls
 
 
-def agrees(frame: Atoms, preset: str = "xtb", atol_eV_A: float = 1e-3,
-           atol_eV: float = 1e-5) -> bool:
+def agrees(
+    frame: Atoms, preset: str = "xtb", atol_eV_A: float = 1e-3, atol_eV: float = 1e-5
+) -> bool:
     """Whether a stored frame's REF_energy and REF_forces are this reference's.
 
     The tolerances sit above SCF noise (xTB forces of one geometry differ by

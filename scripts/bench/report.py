@@ -26,8 +26,14 @@ def curves(scored: dict, metric: str, temp: float) -> tuple[list[int], np.ndarra
 def summarise(scored: dict, costs: dict, run_K: float, targets) -> dict:
     """Intervals over seeds of every metric, labels to target, ratios, stability."""
     out: dict = {"arms": {}, "ratios": {}}
-    temps = sorted({row["test_K"] for a in scored.values() for r in a.values()
-                    for row in r["rows"]})
+    temps = sorted(
+        {
+            row["test_K"]
+            for a in scored.values()
+            for r in a.values()
+            for row in r["rows"]
+        }
+    )
     for arm, by_seed in scored.items():
         entry = {"curves": {}, "labels_to_target": {}}
         for temp in temps:
@@ -62,8 +68,11 @@ def in_run_curve(run_dir: Path, ns) -> dict[int, float]:
     """A pax run's own learning curve: at each N, the members' mean validation
     F-MAE of the last epoch trained with at most N labels back, for the N the
     run reached (its own validation set, so not comparable across arms)."""
-    back = [(e["time_s"], e["labels"]) for e in events(run_dir, "sampling")
-            if e.get("labels") is not None]
+    back = [
+        (e["time_s"], e["labels"])
+        for e in events(run_dir, "sampling")
+        if e.get("labels") is not None
+    ]
     epochs: dict[int, tuple[int, list[float]]] = {}
     for e in events(run_dir, "train"):
         if e.get("valid_f_mae") is None:
@@ -87,32 +96,40 @@ def in_run_summary(out: Path, arms, ns) -> dict:
         curves_ = [in_run_curve(r, ns) for r in runs if (r / "metrics.jsonl").exists()]
         common_ns = [n for n in ns if curves_ and all(n in c for c in curves_)]
         if common_ns:
-            result[arm] = [{"n": n, **stats.t_interval([c[n] for c in curves_])}
-                           for n in common_ns]
+            result[arm] = [
+                {"n": n, **stats.t_interval([c[n] for c in curves_])} for n in common_ns
+            ]
     return result
 
 
 def cost_summary(costs: dict, scored: dict) -> dict:
     """Means over seeds of the arm's cost, with the 1 min/call projection (h)."""
+
     def mean(key):
         vals = [c[key] for c in costs.values() if c.get(key) is not None]
         return float(np.mean(vals)) if vals else None
 
     calls, sampler = mean("reference_calls") or 0.0, mean("idg_sampler_steps") or 0.0
-    return {"labels": mean("labels"), "idg_labels": mean("idg_labels_in_budget"),
-            "reference_calls": calls,
-            "idg_sampler_steps": sampler, "mlff_md_steps": mean("mlff_md_steps"),
-            "arm_wall_s": mean("wall_s"),
-            "retrain_wall_s": float(np.mean([r["train_wall_s"] for r in scored.values()])),
-            "projected_h_at_1min_per_call": (calls - sampler) / 60.0}
+    return {
+        "labels": mean("labels"),
+        "idg_labels": mean("idg_labels_in_budget"),
+        "reference_calls": calls,
+        "idg_sampler_steps": sampler,
+        "mlff_md_steps": mean("mlff_md_steps"),
+        "arm_wall_s": mean("wall_s"),
+        "retrain_wall_s": float(np.mean([r["train_wall_s"] for r in scored.values()])),
+        "projected_h_at_1min_per_call": (calls - sampler) / 60.0,
+    }
 
 
 def fmt_iv(iv: dict, key: str = "mean", spec: str = ".3f") -> str:
     """'x [lo, hi]', inf and None spelled out."""
+
     def f(v):
         if v is None:
             return "not reached"
         return "inf" if math.isinf(v) else format(v, spec)
+
     return f"{f(iv[key])} [{f(iv['lo'])}, {f(iv['hi'])}]"
 
 
@@ -121,50 +138,114 @@ def markdown(summary: dict, s: dict, args, wall_s: float, targets) -> str:
     arms = summary["arms"]
     first = next(iter(arms.values()))
     keys = [k for k in first["curves"] if k.startswith("f_mae@")]
-    parts = [f"label efficiency ({args.mode}): {s['system']}, reference {args.reference}, "
-             f"runs at {args.temperature_K:.0f} K, {s['seeds']} seeds per arm, "
-             f"each model ({s['score_members']} members) trained for {s['epochs']} "
-             f"epochs or at least {s['min_grad_steps']} gradient steps; machine: "
-             f"{machine()}; total {wall_s:.0f} s. Intervals: 95% over seeds."]
+    parts = [
+        f"label efficiency ({args.mode}): {s['system']}, reference {args.reference}, "
+        f"runs at {args.temperature_K:.0f} K, {s['seeds']} seeds per arm, "
+        f"each model ({s['score_members']} members) trained for {s['epochs']} "
+        f"epochs or at least {s['min_grad_steps']} gradient steps; machine: "
+        f"{machine()}; total {wall_s:.0f} s. Intervals: 95% over seeds."
+    ]
     for metric in METRICS:
         for key in [k.replace("f_mae", metric) for k in keys]:
             ns = [p["n"] for p in first["curves"][key]]
-            rows = [[arm, *[fmt_iv(p, spec=".4f") for p in e["curves"][key]]]
-                    for arm, e in arms.items()]
-            parts += [f"Test {key} (eV/Å or eV/atom) against labels:",
-                      table(["arm", *[f"N={n}" for n in ns]], rows)]
-    rows = [[arm, *[fmt_iv(e["labels_to_target"][str(t)], "labels", ".0f")
-                    for t in targets]] for arm, e in arms.items()]
-    parts += [f"Labels to reach the test F-MAE target at {args.temperature_K:.0f} K "
-              "(log-log interpolation; bootstrap over seeds):",
-              table(["arm", *[f"{t} eV/Å" for t in targets]], rows)]
-    rows = [[name, *[fmt_iv(r[str(t)], "ratio", ".2f") for t in targets]]
-            for name, r in summary["ratios"].items()]
+            rows = [
+                [arm, *[fmt_iv(p, spec=".4f") for p in e["curves"][key]]]
+                for arm, e in arms.items()
+            ]
+            parts += [
+                f"Test {key} (eV/Å or eV/atom) against labels:",
+                table(["arm", *[f"N={n}" for n in ns]], rows),
+            ]
+    rows = [
+        [
+            arm,
+            *[fmt_iv(e["labels_to_target"][str(t)], "labels", ".0f") for t in targets],
+        ]
+        for arm, e in arms.items()
+    ]
+    parts += [
+        f"Labels to reach the test F-MAE target at {args.temperature_K:.0f} K "
+        "(log-log interpolation; bootstrap over seeds):",
+        table(["arm", *[f"{t} eV/Å" for t in targets]], rows),
+    ]
+    rows = [
+        [name, *[fmt_iv(r[str(t)], "ratio", ".2f") for t in targets]]
+        for name, r in summary["ratios"].items()
+    ]
     if rows:
-        parts += ["Ratio of labels to target (goal for pax: uniform/pax >= 2):",
-                  table(["ratio", *[f"{t} eV/Å" for t in targets]], rows)]
+        parts += [
+            "Ratio of labels to target (goal for pax: uniform/pax >= 2):",
+            table(["ratio", *[f"{t} eV/Å" for t in targets]], rows),
+        ]
     in_run = summary.get("in_run", {})
     if in_run:
         ns = sorted({p["n"] for c in in_run.values() for p in c})
-        rows = [[arm, *[next((fmt_iv(p, spec=".4f") for p in c if p["n"] == n), "–")
-                        for n in ns]] for arm, c in in_run.items()]
-        parts += ["In-run learning curves: the pax runs' own ensembles, members' mean "
-                  "validation F-MAE (eV/Å) on each run's own validation set at the last "
-                  "epoch with at most N labels back (not comparable across arms):",
-                  table(["arm", *[f"N={n}" for n in ns]], rows)]
-    rows = [[arm, fmt_iv(e["stability"], spec=".2f"), e["stability_steps"] * 0.5 / 1000,
-             e["stability_runs"]] for arm, e in arms.items()]
-    parts += ["Fraction of 8 MLFF Langevin runs from the start geometry that stay "
-              "physical (final model of the first seeds; interval over those seeds):",
-              table(["arm", "fraction physical", "length (ps)", "seeds"], rows)]
-    rows = [[arm, *[_num(e["cost"][k]) for k in (
-        "labels", "idg_labels", "reference_calls", "mlff_md_steps", "retrain_wall_s",
-        "arm_wall_s", "projected_h_at_1min_per_call")]] for arm, e in arms.items()]
-    parts += ["Cost per arm (means over seeds; reference calls include every reference "
-              "MD step; projection: reference calls other than pax's xTB IDG sampler "
-              "at 1 min each):",
-              table(["arm", "labels", "of them IDG", "reference calls", "MLFF MD steps",
-                     "retraining wall (s)", "arm wall (s)", "projected (h)"], rows)]
+        rows = [
+            [
+                arm,
+                *[
+                    next((fmt_iv(p, spec=".4f") for p in c if p["n"] == n), "–")
+                    for n in ns
+                ],
+            ]
+            for arm, c in in_run.items()
+        ]
+        parts += [
+            "In-run learning curves: the pax runs' own ensembles, members' mean "
+            "validation F-MAE (eV/Å) on each run's own validation set at the last "
+            "epoch with at most N labels back (not comparable across arms):",
+            table(["arm", *[f"N={n}" for n in ns]], rows),
+        ]
+    rows = [
+        [
+            arm,
+            fmt_iv(e["stability"], spec=".2f"),
+            e["stability_steps"] * 0.5 / 1000,
+            e["stability_runs"],
+        ]
+        for arm, e in arms.items()
+    ]
+    parts += [
+        "Fraction of 8 MLFF Langevin runs from the start geometry that stay "
+        "physical (final model of the first seeds; interval over those seeds):",
+        table(["arm", "fraction physical", "length (ps)", "seeds"], rows),
+    ]
+    rows = [
+        [
+            arm,
+            *[
+                _num(e["cost"][k])
+                for k in (
+                    "labels",
+                    "idg_labels",
+                    "reference_calls",
+                    "mlff_md_steps",
+                    "retrain_wall_s",
+                    "arm_wall_s",
+                    "projected_h_at_1min_per_call",
+                )
+            ],
+        ]
+        for arm, e in arms.items()
+    ]
+    parts += [
+        "Cost per arm (means over seeds; reference calls include every reference "
+        "MD step; projection: reference calls other than pax's xTB IDG sampler "
+        "at 1 min each):",
+        table(
+            [
+                "arm",
+                "labels",
+                "of them IDG",
+                "reference calls",
+                "MLFF MD steps",
+                "retraining wall (s)",
+                "arm wall (s)",
+                "projected (h)",
+            ],
+            rows,
+        ),
+    ]
     return "\n\n".join(parts) + "\n"
 
 
@@ -188,10 +269,21 @@ def figures(summary: dict, out: Path, targets) -> list[Path]:
             n = [p["n"] for p in c]
             ax.plot(n, [p["mean"] for p in c], marker="o", label=arm)
             # a t-interval can reach below 0 with few seeds; the band stops at mean/10
-            ax.fill_between(n, [max(p["lo"], p["mean"] / 10) for p in c],
-                            [p["hi"] for p in c], alpha=0.2)
-        ax.set(xscale="log", yscale="log", xlabel="labels", ylabel="test F-MAE (eV/Å)",
-               title=key.split("@")[1], xticks=n, xticklabels=[str(v) for v in n])
+            ax.fill_between(
+                n,
+                [max(p["lo"], p["mean"] / 10) for p in c],
+                [p["hi"] for p in c],
+                alpha=0.2,
+            )
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="labels",
+            ylabel="test F-MAE (eV/Å)",
+            title=key.split("@")[1],
+            xticks=n,
+            xticklabels=[str(v) for v in n],
+        )
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     paths = [out / "mae_vs_labels.png"]
@@ -204,11 +296,20 @@ def figures(summary: dict, out: Path, targets) -> list[Path]:
             if iv["labels"] is None:
                 continue
             hi = iv["hi"] if math.isfinite(iv["hi"]) else iv["labels"] * 2
-            ax.bar(j + i * width, iv["labels"], width, color=f"C{i}",
-                   label=arm if arm not in ax.get_legend_handles_labels()[1] else None,
-                   yerr=[[iv["labels"] - iv["lo"]], [hi - iv["labels"]]], capsize=3)
-    ax.set(xticks=[j + 0.4 - width / 2 for j in range(len(targets))],
-           xticklabels=[f"{t} eV/Å" for t in targets], ylabel="labels to target")
+            ax.bar(
+                j + i * width,
+                iv["labels"],
+                width,
+                color=f"C{i}",
+                label=arm if arm not in ax.get_legend_handles_labels()[1] else None,
+                yerr=[[iv["labels"] - iv["lo"]], [hi - iv["labels"]]],
+                capsize=3,
+            )
+    ax.set(
+        xticks=[j + 0.4 - width / 2 for j in range(len(targets))],
+        xticklabels=[f"{t} eV/Å" for t in targets],
+        ylabel="labels to target",
+    )
     if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -225,9 +326,22 @@ def write(out: Path, s: dict, args, costs: dict, scored: dict, targets, wall_s) 
     text = markdown(summary, s, args, wall_s, targets)
     (out / "result.md").write_text(text)
     figs = figures(summary, out, targets)
-    (out / "result.json").write_text(json.dumps(
-        {"mode": args.mode, "setting": s, "reference": args.reference,
-         "temperature_K": args.temperature_K, "machine": machine(), "wall_s": wall_s,
-         "summary": summary, "costs": costs, "scored": scored,
-         "figures": [p.name for p in figs]}, indent=1, default=str))
+    (out / "result.json").write_text(
+        json.dumps(
+            {
+                "mode": args.mode,
+                "setting": s,
+                "reference": args.reference,
+                "temperature_K": args.temperature_K,
+                "machine": machine(),
+                "wall_s": wall_s,
+                "summary": summary,
+                "costs": costs,
+                "scored": scored,
+                "figures": [p.name for p in figs],
+            },
+            indent=1,
+            default=str,
+        )
+    )
     print(text)

@@ -47,8 +47,9 @@ def train_fresh(frames, mlff_cfg, e0s, protocol: dict, valid_ratio: float, repli
     train, valid = split(frames, valid_ratio)
     cfg = replace(mlff_cfg, seed=seeds.seed("train", replicate))
     ens = Ensemble.build(cfg, train, e0s)
-    ens.train(train, valid, epochs_for(len(train), cfg.batch_size, **protocol),
-              phase="bench")
+    ens.train(
+        train, valid, epochs_for(len(train), cfg.batch_size, **protocol), phase="bench"
+    )
     return ens
 
 
@@ -67,8 +68,9 @@ def test_errors(ens, test: list[Atoms]) -> dict:
     }
 
 
-def bonds_changed(start: Atoms, atoms: Atoms, broken_at: float = 1.5,
-                  formed_at: float = 1.0) -> bool:
+def bonds_changed(
+    start: Atoms, atoms: Atoms, broken_at: float = 1.5, formed_at: float = 1.0
+) -> bool:
     """Whether a covalent bond of start broke or a new one formed, with hysteresis.
 
     With r the sum of ASE's natural cutoffs of a pair, start's bonds are pairs
@@ -81,12 +83,20 @@ def bonds_changed(start: Atoms, atoms: Atoms, broken_at: float = 1.5,
     np.fill_diagonal(bonded, False)
     d = atoms.get_all_distances(mic=True)
     np.fill_diagonal(d, np.inf)
-    return bool((bonded & (d > broken_at * r)).any()
-                or (~bonded & (d < formed_at * r)).any())
+    return bool(
+        (bonded & (d > broken_at * r)).any() or (~bonded & (d < formed_at * r)).any()
+    )
 
 
-def stability(ens, start: Atoms, temperature_K: float, replicate: int,
-              n_starts: int, steps: int, check_every: int = 200) -> dict:
+def stability(
+    ens,
+    start: Atoms,
+    temperature_K: float,
+    replicate: int,
+    n_starts: int,
+    steps: int,
+    check_every: int = 200,
+) -> dict:
     """Fraction of MLFF Langevin runs that stay physical for `steps` (0.5 fs) steps.
 
     Unphysical: pax.md's guards (collided atoms, an atom flown apart, kinetic
@@ -96,12 +106,20 @@ def stability(ens, start: Atoms, temperature_K: float, replicate: int,
     from pax.md import BatchedMD
     from pax.md.config import MDConfig
 
-    cfg = MDConfig(temperature_K=temperature_K, friction_per_fs=0.01,
-                   max_temperature_K=3 * temperature_K)
+    cfg = MDConfig(
+        temperature_K=temperature_K,
+        friction_per_fs=0.01,
+        max_temperature_K=3 * temperature_K,
+    )
     n = n_starts
     base = seeds.seed("stability", replicate)
-    md = BatchedMD(cfg, ens.models, [start.copy() for _ in range(n)],
-                   seeds=[base + i for i in range(n)], device=ens.device)
+    md = BatchedMD(
+        cfg,
+        ens.models,
+        [start.copy() for _ in range(n)],
+        seeds=[base + i for i in range(n)],
+        device=ens.device,
+    )
     broken, done = [None] * n, 0
     t0 = time.time()
     while done < steps and md.running.any():
@@ -113,8 +131,12 @@ def stability(ens, start: Atoms, temperature_K: float, replicate: int,
                 broken[i] = "bonds_changed"
                 md.pause(i)
     reasons = [md.stop_reason(i) if md.stopped[i] else broken[i] for i in range(n)]
-    return {"fraction_physical": sum(r is None for r in reasons) / n,
-            "reasons": reasons, "steps": steps, "wall_s": time.time() - t0}
+    return {
+        "fraction_physical": sum(r is None for r in reasons) / n,
+        "reasons": reasons,
+        "steps": steps,
+        "wall_s": time.time() - t0,
+    }
 
 
 def score_arm(frames, ns, mlff_cfg, e0s, protocol, valid_ratio, replicate, tests):
@@ -139,11 +161,24 @@ def score_task(task: dict) -> dict:
     frames = read(str(task["frames"]), ":")
     tests = {t: read(str(p), ":") for t, p in task["tests"].items()}
     ns = [n for n in task["ns"] if n <= len(frames)]
-    rows, ens, wall = score_arm(frames, ns, task["mlff_cfg"], task["e0s"],
-                                task["protocol"], task["valid_ratio"],
-                                task["replicate"], tests)
+    rows, ens, wall = score_arm(
+        frames,
+        ns,
+        task["mlff_cfg"],
+        task["e0s"],
+        task["protocol"],
+        task["valid_ratio"],
+        task["replicate"],
+        tests,
+    )
     stab = None
     if task["stability_steps"]:
-        stab = stability(ens, read(str(task["start"])), task["temperature_K"],
-                         task["replicate"], 8, task["stability_steps"])
+        stab = stability(
+            ens,
+            read(str(task["start"])),
+            task["temperature_K"],
+            task["replicate"],
+            8,
+            task["stability_steps"],
+        )
     return {"rows": rows, "train_wall_s": wall, "stability": stab}

@@ -23,7 +23,9 @@ def t_interval(samples: Sequence[float], level: float = 0.95) -> dict:
     mean = float(x.mean())
     if x.size == 1:
         return {"mean": mean, "lo": mean, "hi": mean, "seeds": 1}
-    half = float(sps.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
+    half = float(
+        sps.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    )
     return {"mean": mean, "lo": mean - half, "hi": mean + half, "seeds": int(x.size)}
 
 
@@ -54,7 +56,9 @@ def labels_to_target(
 
 def _quantiles(values: np.ndarray, level: float) -> tuple[float, float]:
     """Percentile interval that keeps infinities (no interpolation across them)."""
-    lo, hi = np.quantile(values, [0.5 - level / 2, 0.5 + level / 2], method="inverted_cdf")
+    lo, hi = np.quantile(
+        values, [0.5 - level / 2, 0.5 + level / 2], method="inverted_cdf"
+    )
     return float(lo), float(hi)
 
 
@@ -86,7 +90,12 @@ def labels_interval(
     point = labels_to_target(n_labels, c.mean(axis=0), target)
     boot = _bootstrap_labels(c, n_labels, target, np.random.default_rng(seed), n_boot)
     lo, hi = _quantiles(boot, level)
-    return {"labels": point, "lo": lo, "hi": hi, "reached": float(np.isfinite(boot).mean())}
+    return {
+        "labels": point,
+        "lo": lo,
+        "hi": hi,
+        "reached": float(np.isfinite(boot).mean()),
+    }
 
 
 def ratio_interval(

@@ -32,10 +32,20 @@ from common import (
     test_curve,
 )
 
-QUICK = {"system": "ethanol", "model": SMALL_MODEL, "trajectories": 4, "target": 0.2,
-         "max_train": 80}
-FULL = {"system": "aspirin", "model": [], "trajectories": 8, "target": 0.1,
-        "max_train": 1000}
+QUICK = {
+    "system": "ethanol",
+    "model": SMALL_MODEL,
+    "trajectories": 4,
+    "target": 0.2,
+    "max_train": 80,
+}
+FULL = {
+    "system": "aspirin",
+    "model": [],
+    "trajectories": 8,
+    "target": 0.1,
+    "max_train": 1000,
+}
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,8 +56,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--max-train", type=int, help="al.max_train_set_size")
     p.add_argument("--temperature-K", type=float, default=500.0)
     p.add_argument("--test-every", type=int, default=5, help="labels between tests")
-    p.add_argument("--threads", type=int, default=1,
-                   help="run.torch_threads (0: what the workers leave)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="run.torch_threads (0: what the workers leave)",
+    )
     p.add_argument("--workers", type=int, default=1, help="cluster.max_workers")
     p.add_argument("--timeout-s", type=float, help="per run (quick 300, else 3600)")
     p.add_argument("--out", type=Path, default=Path("outputs/bench/time_to_accuracy"))
@@ -65,7 +79,10 @@ def main() -> None:
     test_path = ensure_frames(
         Path(f"outputs/testsets/{setting['system']}_{int(args.temperature_K)}K.extxyz"),
         Path(f"data/systems/{setting['system']}.xyz"),
-        args.temperature_K, 100, 50, seed=1234,
+        args.temperature_K,
+        100,
+        50,
+        seed=1234,
     )
     base = [
         f"system={setting['system']}",
@@ -91,34 +108,54 @@ def main() -> None:
             late = time.time() - started > limit_s  # give up: "not reached"
             return late or first_below(test_curve(path), target) is not None
 
-        wall = run_pax(run_dir, [*base, f"al.num_trajectories={trajectories}"],
-                       timeout_s=limit_s + 120, stop_when=reached)
+        wall = run_pax(
+            run_dir,
+            [*base, f"al.num_trajectories={trajectories}"],
+            timeout_s=limit_s + 120,
+            stop_when=reached,
+        )
         curve = test_curve(ROOT / run_dir)
         hit = first_below(curve, target)
         labels = [r for r in events(ROOT / run_dir, "sampling") if r.get("split")]
         idg = sum(r.get("phase") == "idg" for r in labels)
         results[trajectories] = {"hit": hit, "curve": curve, "process_wall_s": wall}
-        rows.append([
-            trajectories,
-            fmt(hit and hit["time_s"], ".0f"),
-            fmt(hit and hit["n_labels"], "d"),
-            fmt(hit and hit["phase"], "s"),
-            f"{idg} + {len(labels) - idg}",
-            f"{min(r['test_f_mae'] for r in curve):.3f}" if curve else "–",
-            f"{wall:.0f}",
-        ])
-        print(f"num_trajectories={trajectories}: reached at "
-              f"{fmt(hit and hit['time_s'], '.0f')} s", flush=True)
-    text = "\n\n".join([
-        f"time to accuracy: {setting['system']} at {args.temperature_K:.0f} K, "
-        f"GFN2-xTB, target test F-MAE {target} eV/Å "
-        f"(test set {test_path.relative_to(ROOT)}, checked every {args.test_every} "
-        f"labels), {args.workers} worker(s), each run given up after {limit_s:.0f} s; machine: {machine()}; "
-        f"total {time.time() - t0:.0f} s",
-        table(["al.num_trajectories", "wall to target (s)", "labels to target",
-               "phase", "labels IDG + AL (whole run)", "best test F-MAE",
-               "process wall (s)"], rows),
-    ])
+        rows.append(
+            [
+                trajectories,
+                fmt(hit and hit["time_s"], ".0f"),
+                fmt(hit and hit["n_labels"], "d"),
+                fmt(hit and hit["phase"], "s"),
+                f"{idg} + {len(labels) - idg}",
+                f"{min(r['test_f_mae'] for r in curve):.3f}" if curve else "–",
+                f"{wall:.0f}",
+            ]
+        )
+        print(
+            f"num_trajectories={trajectories}: reached at "
+            f"{fmt(hit and hit['time_s'], '.0f')} s",
+            flush=True,
+        )
+    text = "\n\n".join(
+        [
+            f"time to accuracy: {setting['system']} at {args.temperature_K:.0f} K, "
+            f"GFN2-xTB, target test F-MAE {target} eV/Å "
+            f"(test set {test_path.relative_to(ROOT)}, checked every {args.test_every} "
+            f"labels), {args.workers} worker(s), each run given up after {limit_s:.0f} s; machine: {machine()}; "
+            f"total {time.time() - t0:.0f} s",
+            table(
+                [
+                    "al.num_trajectories",
+                    "wall to target (s)",
+                    "labels to target",
+                    "phase",
+                    "labels IDG + AL (whole run)",
+                    "best test F-MAE",
+                    "process wall (s)",
+                ],
+                rows,
+            ),
+        ]
+    )
     print(text)
     out = ROOT / args.out
     (out / "result.md").write_text(text + "\n")

@@ -40,8 +40,18 @@ def guard_open(monkeypatch):
 
 def test_smoke_never_reads_test_sets_during_the_arms(tmp_path, guard_open, monkeypatch):
     out, testsets = tmp_path / "bench", tmp_path / "testsets"  # outside the repository
-    argv = ["--smoke", "--out", str(out), "--testsets", str(testsets),
-            "--arms", "pax", "uniform", "equal_cost", "mlff_md"]
+    argv = [
+        "--smoke",
+        "--out",
+        str(out),
+        "--testsets",
+        str(testsets),
+        "--arms",
+        "pax",
+        "uniform",
+        "equal_cost",
+        "mlff_md",
+    ]
     args = le.parse_args(argv)
     paths = le.ensure_test_sets(args, le.setting(args))
     assert all(p.exists() for p in paths.values())

@@ -58,7 +58,12 @@ def test_scf_ladder_converges_the_hydroxyl_radical_and_records_attempts():
     attempts = result.info["scf_attempts"]
     assert result.ok and attempts[-1]["converged"]
     assert result.info["scf_strategy"] == attempts[-1]["strategy"]
-    assert [a["strategy"] for a in attempts] == ["diis", "level_shift", "newton", "atom_guess"][: len(attempts)]
+    assert [a["strategy"] for a in attempts] == [
+        "diis",
+        "level_shift",
+        "newton",
+        "atom_guess",
+    ][: len(attempts)]
 
 
 @pytest.fixture

@@ -188,7 +188,9 @@ def test_pax_eval_equals_numpy(trained, split, tmp_path):
         main([str(tmp_path / "nope"), str(test)])
 
 
-def test_descriptors_are_mace_calculators_averaged_per_structure(trained, split, tmp_path):
+def test_descriptors_are_mace_calculators_averaged_per_structure(
+    trained, split, tmp_path
+):
     from mace.calculators import MACECalculator
 
     ens, _, _ = trained

@@ -104,8 +104,16 @@ def test_results_complete(finished_run):
     parts = budget["sections_s"]
     assert abs(sum(parts.values()) + budget["unaccounted_s"] - budget["wall_s"]) < 0.01
     assert budget["unaccounted_s"] < 0.05 * budget["wall_s"], budget
-    for name in ("startup", "md", "training/idg", "training/al", "evaluation",
-                 "reference_wait", "checkpoints", "tracking"):
+    for name in (
+        "startup",
+        "md",
+        "training/idg",
+        "training/al",
+        "evaluation",
+        "reference_wait",
+        "checkpoints",
+        "tracking",
+    ):
         assert parts[name] > 0, name
     assert budget["reference_busy_s"] > 0
 

@@ -7,13 +7,23 @@ import report
 
 def _run(folder, records):
     folder.mkdir(parents=True)
-    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (folder / "metrics.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records)
+    )
     return folder
 
 
 def _train(t, epoch, maes):
-    return [{"kind": "train", "time_s": t, "epoch_total": epoch, "member": k,
-             "valid_f_mae": m} for k, m in enumerate(maes)]
+    return [
+        {
+            "kind": "train",
+            "time_s": t,
+            "epoch_total": epoch,
+            "member": k,
+            "valid_f_mae": m,
+        }
+        for k, m in enumerate(maes)
+    ]
 
 
 def _back(t, labels):
@@ -21,19 +31,30 @@ def _back(t, labels):
 
 
 def test_in_run_curve_takes_the_last_epoch_with_at_most_n_labels(tmp_path):
-    run = _run(tmp_path / "pax_s0", [
-        _back(1, 4), _back(2, 8), *_train(3, 1, [0.5, 0.3]),
-        _back(4, 12), *_train(5, 2, [0.2, 0.2]), *_train(6, 3, [0.1, 0.3]),
-        _back(7, 16), _back(8, 17), *_train(9, 4, [0.05, 0.05]),  # 17 < 32: no N=32
-    ])
+    run = _run(
+        tmp_path / "pax_s0",
+        [
+            _back(1, 4),
+            _back(2, 8),
+            *_train(3, 1, [0.5, 0.3]),
+            _back(4, 12),
+            *_train(5, 2, [0.2, 0.2]),
+            *_train(6, 3, [0.1, 0.3]),
+            _back(7, 16),
+            _back(8, 17),
+            *_train(9, 4, [0.05, 0.05]),  # 17 < 32: no N=32
+        ],
+    )
     assert report.in_run_curve(run, [4, 8, 16, 32]) == {8: 0.4, 16: 0.2}
 
 
 def test_in_run_summary_keeps_the_ns_every_seed_reached(tmp_path):
     for r, mae in enumerate([0.2, 0.4]):
         _run(tmp_path / "runs" / f"pax_s{r}", [_back(1, 8), *_train(2, 1, [mae])])
-    _run(tmp_path / "runs" / "pax_s2", [_back(1, 8), *_train(2, 1, [0.3]),
-                                        _back(3, 16), *_train(4, 2, [0.1])])
+    _run(
+        tmp_path / "runs" / "pax_s2",
+        [_back(1, 8), *_train(2, 1, [0.3]), _back(3, 16), *_train(4, 2, [0.1])],
+    )
     got = report.in_run_summary(tmp_path, ["pax", "uniform"], [8, 16])
     assert list(got) == ["pax"]  # uniform has no runs
     (point,) = got["pax"]

@@ -82,7 +82,9 @@ def test_spread_order_prefixes_are_evenly_spaced(total):
             continue
         chosen = sorted(order[:n])
         gaps = np.diff(chosen)
-        assert gaps.min() >= math.floor(total / n) and gaps.max() <= math.ceil(total / n)
+        assert gaps.min() >= math.floor(total / n) and gaps.max() <= math.ceil(
+            total / n
+        )
         assert chosen[0] == 0 and total - chosen[-1] <= math.ceil(total / n)
 
 

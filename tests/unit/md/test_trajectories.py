@@ -13,8 +13,10 @@ from pax.md.trajectories import TrajectoryFiles
 def test_frames_at_each_multiple_once_and_appended(tmp_path, fmt):
     files = TrajectoryFiles(tmp_path, every_steps=10, fmt=fmt)
     water = molecule("H2O")
-    written = [files.offer("al", 1, water, step, uncertainty=0.1 * step)
-               for step in (5, 10, 15, 20, 35, 40)]
+    written = [
+        files.offer("al", 1, water, step, uncertainty=0.1 * step)
+        for step in (5, 10, 15, 20, 35, 40)
+    ]
     assert written == [True, True, False, True, True, True]  # 5: the first of 0..9
     again = TrajectoryFiles(tmp_path, every_steps=10, fmt=fmt)  # a resumed run
     again.offer("al", 1, water, 50, uncertainty=5.0)
