@@ -108,6 +108,10 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
             _write_phase(run_dir, phase)
         if phase in (None, "idg"):
             _write_phase(run_dir, "idg")
+            if cfg.al.pretrain.enabled and ctx.ensemble is None:
+                from pax.al.pretrain import pretrain
+
+                pretrain(ctx)
             started = time.time()
             with budget.section("startup"):
                 idg = InitialDataset(ctx)

@@ -57,6 +57,37 @@ class ConvergeWhich(str, Enum):
 
 
 @dataclass
+class PretrainConfig:
+    """Cheap-to-expensive pretraining: before IDG, the ensemble learns xTB labels.
+
+    The frames come from the IDG sampler; their labels never enter the datasets
+    or the validation set of the expensive reference.
+    """
+
+    enabled: bool = False
+    """Pretrain before IDG."""
+    xtb_method: XTBMethod = XTBMethod.GFN1
+    """The cheap method (tblite xTB, in this process)."""
+    n_frames: int = 200
+    """Sampler frames labelled by the cheap method."""
+    valid_ratio: float = 0.1
+    """Share of those frames that validates the pretraining."""
+    epochs: int = 60
+    """Training epochs on the cheap labels."""
+
+    def __post_init__(self) -> None:
+        for key in ("n_frames", "epochs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(
+                    f"al.pretrain.{key}", getattr(self, key), "must be >= 1"
+                )
+        if not 0 < self.valid_ratio < 1:
+            raise ConfigError(
+                "al.pretrain.valid_ratio", self.valid_ratio, "must be in (0, 1)"
+            )
+
+
+@dataclass
 class IDGConfig:
     """Initial dataset generation (aims-PAX's IDG)."""
 
@@ -284,6 +315,8 @@ class ALConfig:
     """Upper limit of convergence epochs."""
     idg: IDGConfig = field(default_factory=IDGConfig)
     """Initial dataset generation."""
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    """Pretraining on cheap labels before IDG."""
     sanity: SanityConfig = field(default_factory=SanityConfig)
     """Physical-sanity gate before each AL label (off: aims-PAX labels everything)."""
 

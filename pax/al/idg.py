@@ -79,6 +79,7 @@ class InitialDataset:
             barrier = ctx.cfg.al.synchronous and ctx.pool.in_flight > 0
             if (
                 ctx.ensemble is not None
+                and self._ready_to_build()  # a pretrained one waits for labels
                 and not barrier
                 and (new_labels or ctx.pool.in_flight == 0)
             ):

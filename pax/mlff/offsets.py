@@ -73,6 +73,23 @@ def shift_e0s(model: torch.nn.Module, delta: np.ndarray) -> None:
     buf.add_(step.reshape(buf.shape))
 
 
+def set_e0s(ens, e0s: dict[int, float]) -> None:
+    """Set every member's isolated-atom energies (eV) to e0s where given, in place.
+
+    For a switch of reference method (pretraining); forces are unchanged and
+    the next training re-fits the offsets on the new labels.
+    """
+    current = ens.stats.e0s
+    ens.stats.e0s = {z: float(e0s.get(z, current[z])) for z in ens.atomic_numbers}
+    values = np.array([ens.stats.e0s[z] for z in ens.atomic_numbers])
+    for member in ens.members:
+        for model in (member.model, member.eval_model):
+            buf = model.atomic_energies_fn.atomic_energies
+            step = torch.as_tensor(values, dtype=buf.dtype, device=buf.device)
+            buf.copy_(step.reshape(buf.shape))
+    ens.offsets_fit_on = [None] * len(ens.members)
+
+
 def refit_offsets(
     ens,
     train_sets,
