@@ -16,7 +16,7 @@ class Sampler(str, Enum):
     """What drives the MD that samples the initial dataset."""
 
     xtb = "xtb"
-    mace = "mace"
+    foundation = "foundation"
     aimd = "aimd"
 
 
@@ -92,11 +92,13 @@ class IDGConfig:
     """Initial dataset generation (aims-PAX's IDG)."""
 
     sampler: Sampler = Sampler.xtb
-    """MD driver: xtb (tblite), mace (foundation model) or aimd (the reference)."""
+    """MD driver: xtb (tblite), foundation (a pretrained potential, foundation_model)
+    or aimd (the reference)."""
     sampler_xtb_method: XTBMethod = XTBMethod.GFN1
     """xTB Hamiltonian for the xtb sampler."""
     foundation_model: str = "mace-mp-small"
-    """sampler=mace: a MACE file, or mace-mp-small|medium|large, mace-off-* (cache)."""
+    """sampler=foundation: a MACE file, mace-mp-*|mace-off-* (local cache), chgnet
+    (pax[foundation]) or module:function returning an ASE calculator."""
     skip_step_initial: int = 25
     """MD steps between sampled frames (when sample_interval_fs is 0)."""
     sample_interval_fs: float = 0.0

@@ -1,4 +1,4 @@
-"""The IDG sampler: ASE MD with xTB, a foundation MACE model, or the reference."""
+"""The IDG sampler: ASE MD with xTB, a pretrained potential, or the reference."""
 
 from __future__ import annotations
 
@@ -55,18 +55,10 @@ def make_calculator(cfg: PaxConfig, run_dir: Path) -> Calculator:
             multiplicity=cfg.dft.multiplicity,
             verbosity=0,
         )
-    if idg.sampler.value == "mace":
-        import torch
-        from mace.calculators import MACECalculator
+    if idg.sampler.value == "foundation":
+        from pax.al.pretrained import calculator
 
-        from pax.dft.teacher import resolve_model
-        from pax.mlff.fast_product import for_inference
-
-        path = resolve_model(idg.foundation_model, key="al.idg.foundation_model")
-        model = torch.load(path, map_location="cpu", weights_only=False).double()
-        return MACECalculator(
-            models=[for_inference(model)], device="cpu", default_dtype="float64"
-        )
+        return calculator(idg.foundation_model)
     return ReferenceCalculator(cfg.dft, run_dir / "aimd")
 
 

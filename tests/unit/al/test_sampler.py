@@ -16,7 +16,11 @@ def test_mace_file_sampler_matches_stock_mace(pax_config, tmp_path):
     model = tiny_mace(0, dtype=torch.float32)
     torch.save(model, path)
     cfg = pax_config(
-        ["system=ethanol", "al.idg.sampler=mace", f"al.idg.foundation_model={path}"]
+        [
+            "system=ethanol",
+            "al.idg.sampler=foundation",
+            f"al.idg.foundation_model={path}",
+        ]
     )
     calc = make_calculator(cfg, tmp_path)
     kinds = {type(m).__name__ for m in calc.models[0].modules()}

@@ -1,0 +1,99 @@
+"""Pretrained potentials as ASE calculators, by name (al.idg.foundation_model).
+
+- a MACE model file, or mace-mp-*|mace-off-* whose weights are in the local cache;
+- `chgnet`: CHGNet 0.3.0, whose weights ship in the chgnet wheel (pip install
+  'pax[foundation]'); a molecule is put in a periodic box, since CHGNet needs a cell;
+- `module:function`: any function that returns an ASE calculator.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+
+from pax.errors import ConfigError
+
+KEY = "al.idg.foundation_model"
+
+BOX_PADDING = 20.0
+"""Vacuum (Å) around a molecule in the periodic box a crystal model needs:
+more than twice CHGNet's 5 Å cutoff, so no atom sees an image."""
+
+
+def calculator(name: str) -> Calculator:
+    """The ASE calculator named `name` (see the module docstring)."""
+    if name == "chgnet":
+        return _chgnet()
+    if ":" in name and not name.startswith(("/", ".", "~")):
+        return _from_function(name)
+    return _mace(name)
+
+
+def _mace(name: str) -> Calculator:
+    import torch
+    from mace.calculators import MACECalculator
+
+    from pax.dft.teacher import resolve_model
+    from pax.mlff.fast_product import for_inference
+
+    path = resolve_model(name, key=KEY)
+    model = torch.load(path, map_location="cpu", weights_only=False).double()
+    return MACECalculator(
+        models=[for_inference(model)], device="cpu", default_dtype="float64"
+    )
+
+
+def _chgnet() -> Calculator:
+    try:
+        from chgnet.model.dynamics import CHGNetCalculator
+    except ImportError:
+        raise ConfigError(
+            KEY, "chgnet", "needs the chgnet package: pip install 'pax[foundation]'"
+        ) from None
+    return InBox(CHGNetCalculator(use_device="cpu", verbose=False))
+
+
+def _from_function(name: str) -> Calculator:
+    module_name, _, attr = name.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(KEY, name, f"cannot be imported ({exc})") from None
+    calc = factory()
+    if not isinstance(calc, Calculator):
+        raise ConfigError(
+            KEY, name, f"returned {type(calc).__name__}, not an ASE calculator"
+        )
+    return calc
+
+
+class InBox(Calculator):
+    """A periodic-only calculator applied to a molecule in a large box.
+
+    Periodic structures pass through unchanged.
+    """
+
+    implemented_properties = ["energy", "forces"]
+
+    def __init__(self, inner: Calculator) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        """Energy (eV) and forces (eV/Å) of the atoms, boxed when not periodic."""
+        super().calculate(atoms, properties, system_changes)
+        boxed = Atoms(self.atoms.numbers, self.atoms.positions, cell=self.atoms.cell)
+        boxed.pbc = self.atoms.pbc
+        if not self.atoms.pbc.any():
+            extent = np.ptp(self.atoms.positions, axis=0)
+            boxed.set_cell(extent + BOX_PADDING)
+            boxed.center()
+            boxed.pbc = True
+        boxed.calc = self.inner
+        self.results = {
+            "energy": float(boxed.get_potential_energy()),
+            "forces": boxed.get_forces(),
+        }
