@@ -50,18 +50,8 @@ def _pretrain(ctx: Context) -> None:
         multiplicity=ctx.cfg.dft.multiplicity,
     )
     frames = labelled_frames(ctx, cheap)
-    valid = [a for i, a in enumerate(frames) if valid_by_hash(str(i), pre.valid_ratio)]
-    train = [
-        a for i, a in enumerate(frames) if not valid_by_hash(str(i), pre.valid_ratio)
-    ]
-    if not valid or not train:
-        raise PaxError(
-            f"al.pretrain: {len(frames)} frames give no training or no validation "
-            "frames; raise al.pretrain.n_frames"
-        )
     e0s = _cheap_e0s(ctx, cheap) if ctx.e0s is not None else None
-    ens = Ensemble.build(ctx.cfg.mlff, train, e0s)
-    ens.train(train, valid, pre.epochs, phase="pretrain")
+    ens, train, valid = pretrained_ensemble(ctx.cfg.mlff, frames, e0s, pre)
     mean = ens.last_valid[-1]
     ctx.tracker.log(
         "phase",
@@ -92,6 +82,33 @@ def _switched(ctx: Context, ens):
     if ctx.e0s is not None:
         set_e0s(ens, ctx.e0s)
     return ens
+
+
+def pretrained_ensemble(mlff_cfg, frames: list[Atoms], e0s, pre):
+    """An ensemble trained pre.epochs on cheap-labelled frames, split by hash.
+
+    Args:
+        mlff_cfg: the mlff config.
+        frames: frames with the cheap method's REF_energy and REF_forces.
+        e0s: the cheap method's isolated-atom energies (eV), or None.
+        pre: the al.pretrain config (valid_ratio, epochs).
+
+    Returns:
+        (ensemble, training frames, validation frames).
+    """
+    from pax.mlff import Ensemble
+
+    valid_flags = [valid_by_hash(str(i), pre.valid_ratio) for i in range(len(frames))]
+    valid = [a for a, v in zip(frames, valid_flags) if v]
+    train = [a for a, v in zip(frames, valid_flags) if not v]
+    if not valid or not train:
+        raise PaxError(
+            f"al.pretrain: {len(frames)} frames give no training or no validation "
+            "frames; raise al.pretrain.n_frames"
+        )
+    ens = Ensemble.build(mlff_cfg, train, e0s)
+    ens.train(train, valid, pre.epochs, phase="pretrain")
+    return ens, train, valid
 
 
 def labelled_frames(ctx: Context, cheap: XTBConfig) -> list[Atoms]:

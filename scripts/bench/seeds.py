@@ -16,6 +16,7 @@ ROLES = (
     "draw",  # random frame orders of the uniform arms
     "train",  # mlff.seed of the retrained ensembles
     "stability",  # MLFF MD runs that test each final model
+    "cheap",  # GFN1 sampler MD of the expensive-labels benchmark (pretraining)
 )
 ROLE_BLOCK = 100_000_000
 REPLICATE_BLOCK = 1_000_000
