@@ -19,6 +19,7 @@ from pax.al.context import Context
 from pax.al.decisions import al_stop, enough_validation
 from pax.al.labels import store_label
 from pax.al.loop_state import LoopState
+from pax.al.pretrained import foundation_driver
 from pax.al.records import log_calibration, log_md, log_sampling, train_logger
 from pax.al.replay import random_subset_sets
 from pax.al.sanity import gated_forces, rollback_geometry
@@ -54,6 +55,7 @@ class ActiveLearning(LoopState):
             self.starts,
             seeds=[cfg.md.seed + i for i in range(n)],
             per_system=trajectory_configs(cfg.md, self.al.temperatures_K, n),
+            driver=foundation_driver(cfg),
         )
         view = LoopView(
             ctx.n_train, ctx.ensemble.descriptors, ctx.train_frames, ctx.max_in_flight

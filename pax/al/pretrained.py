@@ -97,3 +97,10 @@ class InBox(Calculator):
             "energy": float(boxed.get_potential_energy()),
             "forces": boxed.get_forces(),
         }
+
+
+def foundation_driver(cfg) -> Calculator | None:
+    """The calculator AL trajectories move on (md.driving_force=foundation), or None."""
+    if cfg.md.driving_force.value != "foundation":
+        return None
+    return calculator(cfg.al.idg.foundation_model)

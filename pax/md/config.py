@@ -21,6 +21,7 @@ class DrivingForce(str, Enum):
 
     mean = "mean"
     member = "member"
+    foundation = "foundation"
 
 
 @dataclass
@@ -55,7 +56,9 @@ class MDConfig:
     seed: int = 0
     """Seed of trajectory 0; trajectory i uses seed + i."""
     driving_force: DrivingForce = DrivingForce.mean
-    """Propagate on the ensemble mean (aims-PAX) or on one member."""
+    """Propagate on the ensemble mean (aims-PAX), on one member, or (foundation) on
+    the pretrained potential al.idg.foundation_model while the ensemble only
+    judges the uncertainty (aims-PAX's use_foundational); foundation is NVT/NVE."""
     driving_member: int = 0
     """Member index used when driving_force is 'member'."""
     element_contraction: bool = True
@@ -107,6 +110,13 @@ class MDConfig:
             )
         if self.driving_member < 0:
             raise ConfigError("md.driving_member", self.driving_member, "must be >= 0")
+        if (
+            self.driving_force == DrivingForce.foundation
+            and self.integrator == Integrator.npt
+        ):
+            raise ConfigError(
+                "md.driving_force", "foundation", "runs langevin or nve, not npt"
+            )
         if self.check_every < 1:
             raise ConfigError("md.check_every", self.check_every, "must be >= 1")
         if self.save_every_steps < 0:

@@ -58,6 +58,7 @@ class BatchedMD:
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         per_system: list[MDConfig] | None = None,
+        driver=None,
     ) -> None:
         """Set up the trajectories; velocities come from the Atoms or are drawn.
 
@@ -69,12 +70,21 @@ class BatchedMD:
             device: where the state lives (default: the models' device).
             dtype: evaluate the models in this dtype (default: each model's own).
             per_system: MD settings per trajectory (default cfg for all).
+            driver: the ASE calculator that propagates the trajectories when
+                cfg.driving_force is foundation (one call per trajectory and step).
         """
         if not systems:
             raise ConfigError(
                 "system.geometry", [], "BatchedMD needs at least one system"
             )
         self.cfg = cfg
+        if (cfg.driving_force == DrivingForce.foundation) != (driver is not None):
+            raise ConfigError(
+                "md.driving_force",
+                cfg.driving_force.value,
+                "foundation needs a driver calculator (and only it takes one)",
+            )
+        self.driver = driver
         self.configs = (
             list(per_system) if per_system is not None else [cfg] * len(systems)
         )
@@ -271,6 +281,9 @@ class BatchedMD:
 
     def _evaluate_driving(self) -> None:
         """Driving forces (and stress, energy) of all running trajectories."""
+        if self.driver is not None:
+            self._evaluate_driver()
+            return
         st, sub = self.state, self._current_subset()
         stress = bool(st.layout.pbc[sub.systems].any())
         one = self.cfg.driving_force == DrivingForce.member
@@ -284,6 +297,20 @@ class BatchedMD:
         if out.stress is not None:
             st.stress[sub.systems] = out.stress.mean(0)
         st.forces_valid[sub.systems.cpu().numpy()] = True
+
+    def _evaluate_driver(self) -> None:
+        """Energies and forces of the running trajectories from the driver."""
+        st = self.state
+        for i in np.flatnonzero(st.running):
+            atoms = to_atoms(st, int(i))
+            atoms.calc = self.driver
+            forces = atoms.get_forces()  # (n_i, 3) eV/Å
+            s = st.layout.slice(int(i))
+            st.forces[s] = torch.as_tensor(
+                forces, dtype=st.forces.dtype, device=st.forces.device
+            )
+            st.energy_eV[int(i)] = float(atoms.get_potential_energy())
+        st.forces_valid[st.running] = True
 
     def _step(self) -> None:
         """One step of every running trajectory, then the guards."""

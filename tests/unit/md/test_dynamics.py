@@ -8,6 +8,7 @@ from ase.io import read
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.md.verlet import VelocityVerlet
 
+from pax.errors import ConfigError
 from pax.md import BatchedMD
 from pax.md.config import DrivingForce, Integrator, MDConfig
 from tests.conftest import ROOT
@@ -111,3 +112,31 @@ def test_npt_cell_follows_the_target_pressure():
     v_hi, v_lo = (md.atoms(i).get_volume() for i in range(2))
     assert v_hi < v0 < v_lo
     assert md.running.all()
+
+
+def test_foundation_driver_propagates_and_the_members_judge(members):
+    """md.driving_force=foundation: ASE's velocity Verlet on the driver's forces."""
+    from ase.calculators.emt import EMT
+
+    atoms = molecule("ethanol")
+    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(1))
+    Stationary(atoms)
+    cfg = MDConfig(
+        integrator=Integrator.nve,
+        timestep_fs=0.5,
+        min_distance_A=0.05,
+        driving_force=DrivingForce.foundation,
+    )
+    md = BatchedMD(cfg, members, [atoms.copy()], driver=EMT())
+    ref = atoms.copy()
+    ref.calc = EMT()
+    VelocityVerlet(ref, timestep=0.5 * units.fs).run(40)
+    md.advance(40)
+    assert np.abs(ref.positions - atoms.positions).max() > 0.01
+    assert np.abs(md.atoms(0).positions - ref.positions).max() < 1e-6
+    spread = md.uncertainty()["max_atomic_sd"][0]  # the members, not the driver
+    assert np.isfinite(spread) and spread > 0
+    with pytest.raises(ConfigError, match="md.driving_force"):
+        BatchedMD(cfg, members, [atoms.copy()])
+    with pytest.raises(ConfigError, match="md.driving_force.*npt"):
+        MDConfig(integrator=Integrator.npt, driving_force=DrivingForce.foundation)
