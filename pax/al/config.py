@@ -97,8 +97,8 @@ class IDGConfig:
     sampler_xtb_method: XTBMethod = XTBMethod.GFN1
     """xTB Hamiltonian for the xtb sampler."""
     foundation_model: str = "mace-mp-small"
-    """sampler=foundation: a MACE file, mace-mp-*|mace-off-* (local cache), chgnet
-    (pax[foundation]) or module:function returning an ASE calculator."""
+    """sampler=foundation: a MACE file, mace-mp-*|mace-off-* (local cache), chgnet or
+    ani-1x (pax[foundation]), or module:function returning an ASE calculator."""
     skip_step_initial: int = 25
     """MD steps between sampled frames (when sample_interval_fs is 0)."""
     sample_interval_fs: float = 0.0

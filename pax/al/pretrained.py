@@ -3,12 +3,16 @@
 - a MACE model file, or mace-mp-*|mace-off-* whose weights are in the local cache;
 - `chgnet`: CHGNet 0.3.0, whose weights ship in the chgnet wheel (pip install
   'pax[foundation]'); a molecule is put in a periodic box, since CHGNet needs a cell;
+- `ani-1x`: the ANI-1x ensemble (H, C, N, O; organic molecules), whose weights
+  ship in the torchani 2.2.4 wheel (pax[foundation]);
 - `module:function`: any function that returns an ASE calculator.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
@@ -27,6 +31,8 @@ def calculator(name: str) -> Calculator:
     """The ASE calculator named `name` (see the module docstring)."""
     if name == "chgnet":
         return _chgnet()
+    if name == "ani-1x":
+        return _ani1x()
     if ":" in name and not name.startswith(("/", ".", "~")):
         return _from_function(name)
     return _mace(name)
@@ -54,6 +60,47 @@ def _chgnet() -> Calculator:
             KEY, "chgnet", "needs the chgnet package: pip install 'pax[foundation]'"
         ) from None
     return InBox(CHGNetCalculator(use_device="cpu", verbose=False))
+
+
+ANI1X_INFO = "\n".join(
+    [
+        "ani-1x_8x/rHCNO-5.2R_16-3.5A_a4-8.params",
+        "ani-1x_8x/sae_linfit.dat",
+        "ani-1x_8x/train",
+        "8",
+    ]
+)
+"""What torchani 2.2.4's empty ani-1x_8x.info should hold: constants, self
+energies, network prefix and ensemble size, relative to its resources folder
+(the wheel carries those files; with the empty info file it downloads them)."""
+
+
+def _ani1x() -> Calculator:
+    import sys
+    import tempfile
+    import types
+    from importlib.metadata import PackageNotFoundError, version
+
+    # torchani 2.2.4 imports pkg_resources (gone from recent setuptools) for its version
+    shim = types.ModuleType("pkg_resources")
+    shim.DistributionNotFound = PackageNotFoundError
+    shim.get_distribution = lambda name: types.SimpleNamespace(version=version(name))
+    sys.modules.setdefault("pkg_resources", shim)
+    try:
+        import torchani
+    except ImportError as exc:
+        raise ConfigError(
+            KEY,
+            "ani-1x",
+            f"needs torchani 2.2.4: pip install 'pax[foundation]' ({exc})",
+        ) from None
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(None):
+        info = Path(folder) / "ani-1x_8x.info"
+        info.write_text(ANI1X_INFO)
+        model = torchani.models.BuiltinEnsemble._from_neurochem_resources(
+            str(info), periodic_table_index=True
+        )
+    return model.double().ase()
 
 
 def _from_function(name: str) -> Calculator:

@@ -62,3 +62,28 @@ def test_any_function_returning_a_calculator(tmp_path):
 def test_bad_names_say_which_key(name, match):
     with pytest.raises(ConfigError, match=match):
         calculator(name)
+
+
+def test_ani1x_from_its_wheel_matches_its_own_ensemble(tmp_path):
+    """torchani 2.2.4's weights, loaded offline; forces are -dE/dx."""
+    cfg = build(
+        [
+            "system=ethanol",
+            "al.idg.sampler=foundation",
+            "al.idg.foundation_model=ani-1x",
+        ]
+    )
+    index, frame = Sampler(cfg, [molecule("CH3CH2OH")], tmp_path).next_frame()
+    assert index == 0 and np.isfinite(frame.positions).all()
+    atoms = molecule("CH3CH2OH")
+    atoms.calc = calculator("ani-1x")
+    forces = atoms.get_forces()
+    step, i = 1e-4, (2, 1)  # atom 2, y: central difference of the energy
+    shifted = []
+    for sign in (1, -1):
+        moved = atoms.copy()
+        moved.positions[i] += sign * step
+        moved.calc = atoms.calc
+        shifted.append(moved.get_potential_energy())
+    assert forces[i] == pytest.approx(-(shifted[0] - shifted[1]) / (2 * step), abs=1e-4)
+    assert np.abs(forces).max() < 5.0  # a relaxed molecule, in eV/Å
