@@ -9,7 +9,8 @@ import subprocess
 import sys
 from datetime import date
 
-SKIP = ("torch", "pax", "nvidia-", "triton")
+SKIP_NAMES = ("torch", "pax", "triton")
+SKIP_PREFIXES = ("nvidia-",)
 
 
 def main(path: str) -> None:
@@ -19,10 +20,7 @@ def main(path: str) -> None:
         text=True,
         check=True,
     ).stdout.splitlines()
-    pins = sorted(
-        (line for line in frozen if "==" in line and not line.lower().startswith(SKIP)),
-        key=str.lower,
-    )
+    pins = sorted((line for line in frozen if _pinned(line)), key=str.lower)
     header = [
         "# Exact versions the test suite passed with; scripts/run and scripts/test",
         "# install with `pip install -c requirements.lock`. Refresh: scripts/test --latest",
@@ -30,6 +28,12 @@ def main(path: str) -> None:
     ]
     with open(path, "w") as out:
         out.write("\n".join(header + pins) + "\n")
+
+
+def _pinned(line: str) -> bool:
+    """A pin to keep: name==version, not torch, pax, triton or CUDA runtime wheels."""
+    name = line.split("==")[0].lower()
+    return "==" in line and name not in SKIP_NAMES and not name.startswith(SKIP_PREFIXES)
 
 
 if __name__ == "__main__":
