@@ -1,0 +1,456 @@
+"""pax-import-aimspax: aims-PAX settings (aimsPAX.yaml, model.yaml) as pax presets.
+
+Every setting with a pax equivalent goes into a preset of its group (al, md,
+mlff, dft, cluster; the al preset builds on al=aims_pax, so what the file
+leaves out keeps aims-PAX's behaviour); every other one is listed with the
+reason it was not carried over.
+
+    pax-import-aimspax aimsPAX.yaml model.yaml --name aspirin --out conf
+    pax al=aspirin md=aspirin mlff=aspirin dft=aspirin cluster=aspirin
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+IDG, AL = "INITIAL_DATASET_GENERATION", "ACTIVE_LEARNING"
+SECTIONS = (IDG, AL, "MD", "MISC", "CLUSTER", "GENERAL", "ARCHITECTURE", "TRAINING")
+
+DIRECT = {
+    # (section, aims-PAX key): (group, pax key)
+    (IDG, "desired_acc_scale_idg"): ("al", "idg.desired_acc_scale_idg"),
+    (IDG, "n_points_per_sampling_step_idg"): ("al", "idg.n_points_per_sampling_step"),
+    (IDG, "intermediate_epochs_idg"): ("al", "idg.intermediate_epochs"),
+    (IDG, "skip_step_initial"): ("al", "idg.skip_step_initial"),
+    (IDG, "max_initial_epochs"): ("al", "idg.max_initial_epochs"),
+    (IDG, "max_initial_set_size"): ("al", "idg.max_initial_set_size"),
+    (IDG, "distinct_model_sets"): ("al", "idg.distinct_member_sets"),
+    (IDG, "converge_initial"): ("al", "idg.converge_initial"),
+    (AL, "num_trajectories"): ("al", "num_trajectories"),
+    (AL, "c_x"): ("al", "c_x"),
+    (AL, "epochs_per_worker"): ("al", "epochs_per_worker"),
+    (AL, "intermediate_epochs_al"): ("al", "intermediate_epochs_al"),
+    (AL, "max_MD_steps"): ("al", "max_MD_steps"),
+    (AL, "max_train_set_size"): ("al", "max_train_set_size"),
+    (AL, "skip_step_mlff"): ("al", "skip_step_mlff"),
+    (AL, "convergence_patience"): ("al", "convergence_patience"),
+    (AL, "max_convergence_epochs"): ("al", "max_convergence_epochs"),
+    (AL, "margin"): ("al", "convergence_margin"),
+    (AL, "uncert_not_crossed_limit"): ("al", "uncert_not_crossed_limit"),
+    (AL, "freeze_threshold_dataset"): ("al", "freeze_threshold_dataset"),
+    (AL, "train_subset_size"): ("al", "train_subset_size"),
+    ("MD", "temperature"): ("md", "temperature_K"),
+    ("MD", "timestep"): ("md", "timestep_fs"),
+    ("MD", "friction"): ("md", "friction_per_fs"),
+    ("MD", "seed"): ("md", "seed"),
+    ("MD", "MD_seed"): ("md", "seed"),
+    ("GENERAL", "default_dtype"): ("mlff", "default_dtype"),
+    ("GENERAL", "seed"): ("mlff", "seed"),
+    ("MISC", "device"): ("mlff", "device"),
+    ("TRAINING", "batch_size"): ("mlff", "batch_size"),
+    ("TRAINING", "valid_batch_size"): ("mlff", "valid_batch_size"),
+    ("TRAINING", "lr"): ("mlff", "lr"),
+    ("TRAINING", "amsgrad"): ("mlff", "amsgrad"),
+    ("TRAINING", "optimizer"): ("mlff", "optimizer"),
+    ("TRAINING", "weight_decay"): ("mlff", "weight_decay"),
+    ("TRAINING", "energy_weight"): ("mlff", "energy_weight"),
+    ("TRAINING", "forces_weight"): ("mlff", "forces_weight"),
+    ("TRAINING", "stress_weight"): ("mlff", "stress_weight"),
+    ("TRAINING", "ema"): ("mlff", "ema"),
+    ("TRAINING", "ema_decay"): ("mlff", "ema_decay"),
+    ("TRAINING", "clip_grad"): ("mlff", "clip_grad"),
+    ("TRAINING", "scheduler"): ("mlff", "scheduler"),
+    ("TRAINING", "lr_factor"): ("mlff", "lr_factor"),
+    ("TRAINING", "scheduler_patience"): ("mlff", "scheduler_patience"),
+    ("TRAINING", "lr_scheduler_gamma"): ("mlff", "lr_scheduler_gamma"),
+    **{
+        ("ARCHITECTURE", key): ("mlff", key)
+        for key in (
+            "r_max",
+            "num_channels",
+            "max_L",
+            "max_ell",
+            "correlation",
+            "num_interactions",
+            "radial_MLP",
+            "num_radial_basis",
+            "num_cutoff_basis",
+            "MLP_irreps",
+        )
+    },
+}
+"""Settings with the same meaning and unit in pax."""
+
+SHARED = {
+    # keys both phases carry in aims-PAX; pax has one; ACTIVE_LEARNING's wins
+    "desired_acc": ("al", "desired_acc"),
+    "valid_ratio": ("al", "valid_ratio"),
+    "ensemble_size": ("mlff", "ensemble_size"),
+    "valid_skip": ("mlff", "valid_skip"),
+}
+
+NOT_NEEDED = {
+    "output_dir": "pax writes everything under its run directory (run.name)",
+    "dataset_dir": "pax writes everything under its run directory (run.name)",
+    "log_dir": "pax writes everything under its run directory (run.name)",
+    "checkpoints_dir": "pax writes everything under its run directory (run.name)",
+    "model_dir": "pax writes everything under its run directory (run.name)",
+    "loss_dir": "pax writes everything under its run directory (run.name)",
+    "create_restart": "pax runs are always resumable (rerun the same command)",
+    "label": "pax names its Parsl blocks itself",
+    "model_choice": "pax trains MACE",
+    "loss": "pax uses mace-torch's weighted energy-forces loss",
+    "compute_stress": "pax adds stress for periodic cells itself (mlff.periodic_loss)",
+    "progress_dft_update": "pax prints progress on one line as labels arrive",
+    "scheduler_initial": "pax schedules the learning rate in every phase",
+}
+
+
+@dataclass
+class Translation:
+    """pax settings by group, and the aims-PAX settings left behind with reasons."""
+
+    presets: dict[str, dict] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    """Lines 'SECTION.key=value: reason'."""
+
+    def set(self, group: str, key: str, value) -> None:
+        """Set the pax setting group.key (dotted) to value."""
+        node = self.presets.setdefault(group, {})
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+
+    def skip(self, section: str, key: str, value, reason: str) -> None:
+        """Record an aims-PAX setting pax does not carry over."""
+        self.skipped.append(f"{section}.{key}={_short(value)}: {reason}")
+
+
+def translate(project: dict, model: dict | None = None) -> Translation:
+    """The pax presets of aims-PAX's project and (optionally) model settings."""
+    t = Translation()
+    settings = {**(project or {}), **(model or {})}
+    if model and "MISC" in model and "MISC" in (project or {}):
+        settings["MISC"] = {**project["MISC"], **model["MISC"]}
+    for section in settings:
+        if section not in SECTIONS:
+            t.skip(section, "*", "...", "not an aims-PAX section")
+    idg, al = settings.get(IDG) or {}, settings.get(AL) or {}
+    for key, (group, pax_key) in SHARED.items():
+        if key in al:
+            t.set(group, pax_key, al[key])
+            if key in idg and idg[key] != al[key]:
+                t.skip(
+                    IDG,
+                    key,
+                    idg[key],
+                    f"pax has one {group}.{pax_key}; {AL}'s {al[key]} is used",
+                )
+        elif key in idg:
+            t.set(group, pax_key, idg[key])
+    _sampler(t, idg)
+    _reference(t, idg, al)
+    for section in (IDG, AL, "MD", "MISC", "GENERAL", "ARCHITECTURE", "TRAINING"):
+        for key, value in (settings.get(section) or {}).items():
+            _one(t, section, key, value, idg, al)
+    _md(t, settings.get("MD") or {})
+    _cluster(t, settings.get("CLUSTER") or {})
+    return t
+
+
+HANDLED_ELSEWHERE = {
+    *SHARED,
+    "initial_sampling",
+    "foundational_model",
+    "foundational_model_settings",
+    "use_teacher_reference",
+    "teacher_reference_settings",
+    "species_dir",
+    "use_foundational",
+    "stat_ensemble",
+    "thermostat",
+    "barostat",
+    "pressure",
+    "name_exp",
+}
+
+
+def _one(t: Translation, section: str, key: str, value, idg: dict, al: dict) -> None:
+    if value is None:  # aims-PAX's null: its default
+        return
+    if (section, key) in DIRECT:
+        group, pax_key = DIRECT[(section, key)]
+        if group == "mlff" and key == "optimizer":
+            value = str(value).lower()
+        t.set(group, pax_key, value)
+    elif key in HANDLED_ELSEWHERE:
+        if key == "name_exp":
+            t.set("run", "name", value)
+    elif key in NOT_NEEDED:
+        t.skip(section, key, value, NOT_NEEDED[key])
+    elif key == "converge_al":
+        converge = (
+            "none"
+            if not value
+            else ("best" if al.get("converge_best", True) else "all")
+        )
+        t.set("al", "converge", converge)
+    elif key == "converge_best":
+        pass  # read with converge_al
+    elif key in ("save_trajectories", "save_trajectories_interval"):
+        if key == "save_trajectories" and value:
+            every = (al if section == AL else idg).get("save_trajectories_interval", 5)
+            t.set("md", "save_every_steps", every)
+    elif key == "uncertainty_type":
+        measure = {"max_atomic_sd": "max_atomic_sd", "mean_atomic_sd": "mean_atomic_sd"}
+        if value in measure:
+            t.set("al", "uncertainty", measure[value])
+        else:
+            t.skip(
+                section,
+                key,
+                value,
+                "pax's al.uncertainty knows max_atomic_sd, "
+                "mean_atomic_sd and energy_sd_per_atom",
+            )
+    elif key == "replay_strategy":
+        if value in ("full_dataset", "random_subset"):
+            t.set("al", "replay", value)
+        else:
+            t.skip(
+                section, key, value, "pax's al.replay is full_dataset or random_subset"
+            )
+    else:
+        t.skip(section, key, value, "no pax equivalent yet")
+
+
+def _sampler(t: Translation, idg: dict) -> None:
+    if idg.get("initial_sampling", "foundational") == "aimd":
+        t.set("al", "idg.sampler", "aimd")
+        return
+    kind = idg.get("foundational_model", "mace-mp")
+    fm = idg.get("foundational_model_settings") or {}
+    if kind != "mace-mp":
+        t.skip(
+            IDG,
+            "foundational_model",
+            kind,
+            "pax samples with MACE files, "
+            "mace-mp/mace-off, chgnet, ani-1x or module:function, not so3lr",
+        )
+        return
+    t.set("al", "idg.sampler", "foundation")
+    t.set("al", "idg.foundation_model", f"mace-mp-{fm.get('mace_model', 'small')}")
+    if fm.get("dispersion"):
+        t.skip(
+            IDG,
+            "foundational_model_settings.dispersion",
+            True,
+            "no dispersion correction on pax's sampler yet",
+        )
+
+
+def _reference(t: Translation, idg: dict, al: dict) -> None:
+    """The dft preset: the MACE teacher, or FHI-aims with species_dir."""
+    teacher = al.get("use_teacher_reference", idg.get("use_teacher_reference", False))
+    if teacher:
+        s = (
+            al.get("teacher_reference_settings")
+            or idg.get("teacher_reference_settings")
+            or {}
+        )
+        t.presets.setdefault("dft", {})["_base"] = "teacher"
+        if s.get("model_path"):
+            t.set("dft", "model", str(s["model_path"]))
+        elif s.get("model_type", "mace-mp") == "mace-mp":
+            t.set("dft", "model", f"mace-mp-{s.get('mace_model', 'small')}")
+        else:
+            t.skip(
+                AL,
+                "teacher_reference_settings.model_type",
+                s.get("model_type"),
+                "pax's teacher is a MACE model",
+            )
+        return
+    t.presets.setdefault("dft", {})["_base"] = "aims"
+    species = al.get("species_dir") or idg.get("species_dir")
+    if species:
+        t.set("dft", "species_dir", str(species))
+    if al.get("use_foundational"):
+        t.set("md", "driving_force", "foundation")
+
+
+def _md(t: Translation, md: dict) -> None:
+    if any(isinstance(k, int) for k in md):
+        t.skip(
+            "MD",
+            "<index>",
+            "...",
+            "per-trajectory MD settings: pax sets one MD "
+            "protocol (al.temperatures_K varies the temperature)",
+        )
+        return
+    ensemble = str(md.get("stat_ensemble", "nvt")).lower()
+    if ensemble == "npt":
+        if str(md.get("barostat", "berendsen")).lower() != "berendsen":
+            t.skip("MD", "barostat", md.get("barostat"), "pax's NPT is Berendsen")
+        t.presets.setdefault("md", {})["_base"] = "npt"
+        if "pressure" in md:
+            t.skip(
+                "MD", "pressure", md["pressure"], "set md.pressure_GPa (unit differs)"
+            )
+    elif str(md.get("thermostat", "langevin")).lower() != "langevin":
+        t.skip("MD", "thermostat", md.get("thermostat"), "pax's NVT is Langevin")
+
+
+SBATCH = {
+    "partition": "partition",
+    "time": "walltime",
+    "account": "account",
+    "qos": "qos",
+}
+
+
+def _cluster(t: Translation, cluster: dict) -> None:
+    if not cluster:
+        return
+    kind = cluster.get("type", "local")
+    t.presets.setdefault("cluster", {})["_base"] = (
+        "slurm" if kind == "slurm" else "local"
+    )
+    for key, value in cluster.items():
+        if key == "type":
+            continue
+        if key in ("launch_str", "calc_dir", "clean_dirs"):
+            if t.presets.get("dft", {}).get("_base") == "aims":
+                t.set("dft", key, value)
+            else:
+                t.skip("CLUSTER", key, value, "only the FHI-aims reference takes it")
+        elif key == "max_workers" and kind == "local":
+            t.set("cluster", "max_workers", value)
+        elif key == "parsl_options":
+            for name, v in (value or {}).items():
+                if name in (
+                    "nodes_per_block",
+                    "init_blocks",
+                    "min_blocks",
+                    "max_blocks",
+                ):
+                    t.set("cluster", name, v)
+                else:
+                    t.skip(
+                        "CLUSTER",
+                        f"parsl_options.{name}",
+                        v,
+                        NOT_NEEDED.get(
+                            name, "pax keeps Parsl's files in the run directory"
+                        ),
+                    )
+        elif key == "slurm_str":
+            _sbatch(t, str(value))
+        elif key == "worker_str":
+            lines = [ln.strip() for ln in str(value).splitlines() if ln.strip()]
+            t.set("cluster", "worker_init", "; ".join(lines))
+        else:
+            t.skip("CLUSTER", key, value, "no pax equivalent yet")
+
+
+def _sbatch(t: Translation, text: str) -> None:
+    extra = []
+    for line in text.splitlines():
+        m = re.match(r"\s*#SBATCH\s+--([\w-]+)(?:[= ](.*))?$", line)
+        if not m:
+            continue
+        name, value = m.group(1), (m.group(2) or "").strip()
+        if name in SBATCH:
+            t.set("cluster", SBATCH[name], value)
+        elif name in ("job-name", "nodes"):
+            t.skip(
+                "CLUSTER",
+                f"slurm_str --{name}",
+                value,
+                "pax names its jobs; nodes per block is cluster.nodes_per_block",
+            )
+        else:
+            extra.append(f"--{name}={value}" if value else f"--{name}")
+    if extra:
+        t.set("cluster", "scheduler_options", extra)
+
+
+def write_presets(t: Translation, out: Path, name: str) -> list[Path]:
+    """One <out>/<group>/<name>.yaml per group; returns the files written."""
+    written = []
+    bases = {"al": "aims_pax", "md": "langevin", "mlff": "mace_small"}
+    for group, values in sorted(t.presets.items()):
+        if group == "run":
+            continue
+        values = dict(values)
+        base = values.pop("_base", bases.get(group))
+        path = out / group / f"{name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = (
+            f"# Imported from aims-PAX settings by pax-import-aimspax.\n"
+            f"defaults: [{base}, _self_]\n"
+        )
+        path.write_text(header + yaml.safe_dump(values, sort_keys=True))
+        written.append(path)
+    return written
+
+
+def command(t: Translation, out: Path, name: str) -> str:
+    """The pax command line that uses the presets."""
+    groups = [g for g in sorted(t.presets) if g != "run"]
+    args = [f"{g}={name}" for g in groups]
+    if "run" in t.presets:
+        args.append(f"run.name={t.presets['run']['name']}")
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    prefix = [] if out.resolve() == conf else [f"--config-dir {out}"]
+    return " ".join(["pax", *prefix, *args])
+
+
+def _short(value) -> str:
+    text = str(value).replace("\n", "\\n")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of pax-import-aimspax."""
+    p = argparse.ArgumentParser(
+        prog="pax-import-aimspax", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("project", type=Path, help="aims-PAX's aimsPAX.yaml")
+    p.add_argument("model", type=Path, nargs="?", help="aims-PAX's model.yaml")
+    p.add_argument("--name", default="imported", help="preset name (default: imported)")
+    p.add_argument("--out", type=Path, default=Path("conf"), help="config folder")
+    args = p.parse_args(argv)
+    loaded = []
+    for path in (args.project, args.model):
+        if path is None:
+            loaded.append(None)
+            continue
+        try:
+            loaded.append(yaml.safe_load(path.read_text()) or {})
+        except (OSError, yaml.YAMLError) as exc:
+            print(f"pax-import-aimspax: error: {path}: {exc}", file=sys.stderr)
+            return 2
+    t = translate(*loaded)
+    for path in write_presets(t, args.out, args.name):
+        print(f"wrote {path}")
+    print(f"run: {command(t, args.out, args.name)}")
+    if t.skipped:
+        print(f"not carried over ({len(t.skipped)}):")
+        for line in t.skipped:
+            print(f"  {line}")
+    return 0
+
+
+def cli() -> None:
+    """Console script: exit with main's status."""
+    sys.exit(main())
