@@ -195,6 +195,25 @@ def _one(t: Translation, section: str, key: str, value, idg: dict, al: dict) -> 
             t.set("run", "name", value)
     elif key in NOT_NEEDED:
         t.skip(section, key, value, NOT_NEEDED[key])
+    elif key == "path_to_control":
+        if t.presets.get("dft", {}).get("_base") == "aims":
+            t.set("dft", "control_in", str(value))
+        else:
+            t.skip(
+                section, key, value, "only the FHI-aims reference reads a control.in"
+            )
+    elif key == "path_to_geometry":
+        if isinstance(value, (str, Path)):
+            t.presets.setdefault("system", {})["_base"] = "system_schema"
+            t.set("system", "geometry", str(value))
+            t.set("system", "name", Path(str(value)).stem)
+        else:
+            t.skip(
+                section,
+                key,
+                value,
+                "give pax one geometry file per run (system.geometry)",
+            )
     elif key == "converge_al":
         converge = (
             "none"

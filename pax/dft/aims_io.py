@@ -6,6 +6,7 @@ control.in and geometry.in are written, aims.out is read.
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -58,6 +59,10 @@ class AimsConfig(DFTConfig):
     """Dispersion correction keyword."""
     extra_control: list[str] = field(default_factory=list)
     """Raw lines appended to control.in before the species blocks."""
+    control_in: str = ""
+    """A control.in of yours (aims-PAX's path_to_control): its keyword lines replace
+    pax's keywords of the same name (xc, spin, sc_* ...); species blocks still come
+    from species_dir; compute_forces and k_grid stay pax's."""
     calc_dir: str = "aims_calcs"
     """Folder (relative to the run directory) with one subfolder per calculation."""
     clean_dirs: bool = True
@@ -82,6 +87,11 @@ class AimsConfig(DFTConfig):
         if not species.is_dir():
             raise ConfigError("dft.species_dir", self.species_dir, "no such folder")
         self.species_dir = str(species.resolve())
+        if self.control_in:
+            control = Path(self.control_in).expanduser()
+            if not control.is_file():
+                raise ConfigError("dft.control_in", self.control_in, "no such file")
+            self.control_in = str(control.resolve())
 
 
 def control_parameters(atoms: Atoms, cfg: AimsConfig) -> dict:
@@ -137,13 +147,41 @@ def write_inputs(atoms: Atoms, cfg: AimsConfig, directory: Path) -> None:
     profile = AimsProfile(
         command=cfg.launch_str, default_species_directory=cfg.species_dir
     )
+    params = control_parameters(atoms, cfg)
+    users = user_keywords(Path(cfg.control_in)) if cfg.control_in else []
+    counts = Counter(line.split()[0] for line in users)
+    raw = []
+    for line in users:
+        key, _, value = line.partition(" ")
+        if key in KEPT_KEYWORDS:
+            continue
+        if key in params and counts[key] == 1:
+            params[key] = value.strip()  # the user's value in pax's keyword
+        else:
+            raw.append(line)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # ASE: aims IO moves to a plugin
-        AimsTemplate().write_input(
-            profile, Path(directory), atoms, control_parameters(atoms, cfg), properties
-        )
-    if cfg.extra_control:
-        _insert_before_species(Path(directory) / "control.in", cfg.extra_control)
+        AimsTemplate().write_input(profile, Path(directory), atoms, params, properties)
+    extra = raw + list(cfg.extra_control)
+    if extra:
+        _insert_before_species(Path(directory) / "control.in", extra)
+
+
+KEPT_KEYWORDS = ("species_dir", "k_grid", "compute_forces", "compute_analytical_stress")
+"""Keywords pax writes itself even when dft.control_in sets them."""
+
+
+def user_keywords(path: Path) -> list[str]:
+    """The keyword lines of a control.in, without comments and species blocks."""
+    lines = []
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.split()[0] == "species":
+            break
+        lines.append(line)
+    return lines
 
 
 def read_output(directory: Path) -> dict:

@@ -93,3 +93,17 @@ def test_unreadable_file_is_one_line(tmp_path, capsys):
 def test_unknown_settings_are_listed_not_dropped(key):
     t = translate({"ACTIVE_LEARNING": {key: 1}})
     assert any(line.startswith(f"ACTIVE_LEARNING.{key}=1:") for line in t.skipped)
+
+
+def test_control_in_and_geometry_paths():
+    project = {
+        "ACTIVE_LEARNING": {"species_dir": "/species"},
+        "MISC": {"path_to_control": "my/control.in", "path_to_geometry": "mol.xyz"},
+    }
+    t = translate(project)
+    assert t.presets["dft"]["control_in"] == "my/control.in"
+    assert t.presets["system"] == {
+        "_base": "system_schema",
+        "geometry": "mol.xyz",
+        "name": "mol",
+    }

@@ -90,3 +90,28 @@ def test_truncated_output_raises(tmp_path):
     (tmp_path / "aims.out").write_text(text[: text.index("Have a nice day")])
     with pytest.raises(Exception, match="did not complete"):
         read_output(tmp_path)
+
+
+def test_users_control_in_replaces_pax_keywords(tmp_path):
+    """dft.control_in: aims-PAX's example control.in, species still from species_dir."""
+    users = Path(__file__).resolve().parents[2] / "fixtures" / "aimspax" / "control.in"
+    cfg = _config(control_in=str(users), extra_control=["output hirshfeld"])
+    write_inputs(molecule("H2O"), cfg, tmp_path)
+    words = _keywords((tmp_path / "control.in").read_text())
+    keys = [w[0] for w in words]
+    for key in ("xc", "spin", "sc_iter_limit", "compute_forces"):
+        assert keys.count(key) == 1, key
+    value = {w[0]: w[1:] for w in words}
+    assert value["sc_iter_limit"] == ["1000"]  # the user's, not pax's 200
+    assert value["sc_accuracy_eev"] == ["1E-4"]
+    assert "many_body_dispersion" in value and "final_forces_cleaned" in value
+    assert value["compute_forces"] == [".true."]
+    assert sorted(w[1] for w in words if w[0] == "species") == ["H", "O"]
+    assert keys.index("output") < keys.index("species")
+
+
+def test_missing_control_in_names_the_key(tmp_path):
+    from pax.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="dft.control_in"):
+        _config(control_in=str(tmp_path / "nope.in"))
