@@ -201,6 +201,13 @@ def main_eval() -> None:
     _exit_on_user_error(eval_main)
 
 
+def main_relabel() -> None:
+    """`pax-relabel DATA dft=... cluster=...`: recompute a set's labels, resumably."""
+    from pax.relabel import main as relabel_main
+
+    _exit_on_user_error(relabel_main)
+
+
 def main_compare() -> None:
     """`pax-compare DIR...`: compare runs or sweeps from their metrics files."""
     from pax.tracking.compare import main as compare_main
