@@ -284,6 +284,11 @@ class ALConfig:
     set reaches this size."""
     uncert_not_crossed_limit: int = 50_000
     """A trajectory quiet (no crossing) this many MD steps restarts from its start."""
+    analysis_every_steps: int = 0
+    """Analysis mode (aims-PAX's analysis): every this many MD steps (rounded up to
+    skip_step_mlff) a trajectory's geometry is also labelled when a worker is free,
+    to record its true force error next to its uncertainty; never added to the data.
+    0: off."""
     stops_before_label: int = 2
     """A trajectory stopped by an MD guard this many times since its last good check
     has that check's geometry labelled (the model fails there)."""
@@ -343,7 +348,12 @@ class ALConfig:
                 self.diverse_random_share,
                 "must be in [0, 1]",
             )
-        for key in ("trust_lo", "trust_hi", "min_steps_between_labels"):
+        for key in (
+            "trust_lo",
+            "trust_hi",
+            "min_steps_between_labels",
+            "analysis_every_steps",
+        ):
             if getattr(self, key) < 0:
                 raise ConfigError(f"al.{key}", getattr(self, key), "must be >= 0")
         if 0 < self.trust_hi <= self.trust_lo:

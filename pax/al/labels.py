@@ -17,12 +17,12 @@ def store_label(ctx: Context, done) -> str | None:
 
     IDG labels go to their member's training set (or the shared one), AL labels
     to the shared training set; either goes to validation as al.validation_split
-    decides.
+    decides. Analysis labels (al.analysis_every_steps) are never stored.
     """
     if done.ticket in ctx.store:
         return None
     ctx.budget.reference_busy_s += done.result.wall_s
-    if not done.result.ok:
+    if not done.result.ok or done.tag.get("phase") == "analysis":
         return None
     al = ctx.cfg.al
     if al.validation_split is ValidationSplit.hash:

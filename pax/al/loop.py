@@ -20,7 +20,13 @@ from pax.al.decisions import al_stop, enough_validation
 from pax.al.labels import store_label
 from pax.al.loop_state import LoopState
 from pax.al.pretrained import foundation_driver
-from pax.al.records import log_calibration, log_md, log_sampling, train_logger
+from pax.al.records import (
+    log_analysis,
+    log_calibration,
+    log_md,
+    log_sampling,
+    train_logger,
+)
 from pax.al.replay import random_subset_sets
 from pax.al.sanity import gated_forces, rollback_geometry
 from pax.al.selection import RULES, Candidate, LoopView, Verdict
@@ -63,6 +69,7 @@ class ActiveLearning(LoopState):
         self.rule = RULES[self.al.selection](self.al, view)
         self.waiting: dict[int, str] = {}  # trajectory -> ticket
         self.labelled_at: dict[int, int] = {}  # trajectory -> MD step of last label
+        self.analysed_at: dict[int, int] = {}  # trajectory -> MD step of last analysis
         self.checkpoints: list[Atoms] = [self.md.atoms(i) for i in range(n)]
         self.quiet_steps = np.zeros(n, dtype=np.int64)  # MD steps since last crossing
         self.crashes = np.zeros(n, dtype=np.int64)  # stops since the last good check
@@ -120,6 +127,7 @@ class ActiveLearning(LoopState):
                 self.quiet_steps[running] += self.al.skip_step_mlff
                 log_md(ctx, self.md, running, in_flight)
                 submitted = self._check()
+                self._analyse()
             else:  # a slot may have freed for a trajectory paused at its geometry
                 submitted = self._label()
             # Right after sending labels the other trajectories explore one more
@@ -264,8 +272,33 @@ class ActiveLearning(LoopState):
         self.md.resume(i)  # one paused for a free slot runs again
         self.quiet_steps[i] = 0
 
+    def _analyse(self) -> None:
+        """Send due analysis geometries (al.analysis_every_steps) to free workers."""
+        every = self.al.analysis_every_steps
+        if not every:
+            return
+        unc = self.md.uncertainty()[self.al.uncertainty]
+        for i in map(int, np.flatnonzero(self.md.running)):
+            step = int(self.md.steps[i])
+            if step < self.analysed_at.get(i, 0) + every:
+                continue
+            if self.ctx.pool.in_flight >= self.ctx.max_in_flight:
+                return  # AL labels first; due ones go at a later check
+            c = self._candidate(i, float(unc[i]))
+            frame = Atoms(
+                c.atoms.numbers, c.atoms.positions, cell=c.atoms.cell, pbc=c.atoms.pbc
+            )
+            frame.info["system"] = c.key
+            ticket = self.ctx.pool.submit(frame, {"phase": "analysis", **c.record()})
+            self.predicted[ticket] = self.ctx.ensemble.predict([frame])["forces_comm"]
+            self.analysed_at[i] = step
+
     def _arrived(self, done) -> None:
         ctx = self.ctx
+        if done.tag.get("phase") == "analysis":
+            store_label(ctx, done)  # counts the reference time; never stored
+            log_analysis(ctx, done, self.predicted.pop(done.ticket, None))
+            return
         split = store_label(ctx, done)
         traj = done.tag.get("traj")
         is_al = done.tag.get("phase") == "al"

@@ -13,6 +13,7 @@ class LoopState:
             "selection": self.rule.state_dict(),
             "waiting": dict(self.waiting),
             "labelled_at": dict(self.labelled_at),
+            "analysed_at": dict(self.analysed_at),
             "checkpoints": self.checkpoints,
             "quiet_steps": self.quiet_steps.copy(),
             "pending_epochs": self.pending_epochs,
@@ -30,6 +31,7 @@ class LoopState:
         self.rule.load_state_dict(state.get("selection", state.get("threshold")))
         self.waiting = {int(k): v for k, v in state["waiting"].items()}
         self.labelled_at = dict(state.get("labelled_at", {}))  # older pax: none
+        self.analysed_at = dict(state.get("analysed_at", {}))
         self.checkpoints = state["checkpoints"]
         self.quiet_steps = state["quiet_steps"]
         self.pending_epochs, self.epochs = state["pending_epochs"], state["epochs"]

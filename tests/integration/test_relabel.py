@@ -36,9 +36,7 @@ def test_relabel_writes_gfn2_labels_a_report_and_resumes(tmp_path):
     assert len(new) == 4
     gfn2 = label(new[2], XTBConfig(method=XTBMethod.GFN2), str(tmp_path))
     assert np.allclose(new[2].arrays["REF_forces"], gfn2.forces, atol=1e-4)
-    assert new[2].info["REF_energy"] == pytest.approx(
-        gfn2.energy, abs=1e-5
-    )
+    assert new[2].info["REF_energy"] == pytest.approx(gfn2.energy, abs=1e-5)
     rep = json.loads((run_dir / "relabel_report.json").read_text())
     assert rep["relabelled"] == 4 and rep["failed"] == []
     assert rep["force_change"]["mae"] > 0.01  # GFN1 and GFN2 differ

@@ -257,3 +257,23 @@ def test_diverse_selection_runs_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     al_labels = [e for e in events(run_dir, "sampling") if e["phase"] == "al"]
     assert al_labels and all(e["trigger"] == "uncertainty" for e in al_labels)
+
+
+def test_analysis_mode_records_true_errors_and_keeps_them_out_of_the_data(tmp_path):
+    """al.analysis_every_steps: labelled geometries along the MD, never trained on."""
+    from pax.data import DatasetStore
+
+    run_dir = tmp_path / "analysis"
+    proc = run_pax(run_dir, "al.analysis_every_steps=10", "al.max_train_set_size=10")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = events(run_dir, "analysis")
+    assert rows and all(r["f_mae"] > 0 and r["uncertainty"] > 0 for r in rows)
+    ledger = [json.loads(line) for line in (run_dir / "ledger.jsonl").open()]
+    analysed = {
+        r["ticket"] for r in ledger if r.get("tag", {}).get("phase") == "analysis"
+    }
+    assert analysed
+    store = DatasetStore(run_dir / "data")
+    stored = {a.info.get("label_id") for s in ("train", "valid") for a in store.get(s)}
+    assert stored and not analysed & stored
+    assert (run_dir / "plots" / "analysis.png").stat().st_size > 0
