@@ -268,12 +268,16 @@ def _sampler(t: Translation, idg: dict) -> None:
     t.set("al", "idg.sampler", "foundation")
     t.set("al", "idg.foundation_model", f"mace-mp-{fm.get('mace_model', 'small')}")
     if fm.get("dispersion"):
-        t.skip(
-            IDG,
-            "foundational_model_settings.dispersion",
-            True,
-            "no dispersion correction on pax's sampler yet",
-        )
+        t.set("al", "idg.dispersion", True)
+        t.set("al", "idg.dispersion_xc", str(fm.get("dispersion_xc", "pbe")).lower())
+        t.set("al", "idg.dispersion_damping", f"d3{fm.get('damping', 'bj')}")
+        if "dispersion_cutoff" in fm:
+            t.skip(
+                IDG,
+                "foundational_model_settings.dispersion_cutoff",
+                fm["dispersion_cutoff"],
+                "dftd3's own cutoffs are used",
+            )
 
 
 def _reference(t: Translation, idg: dict, al: dict) -> None:

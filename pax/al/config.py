@@ -99,6 +99,13 @@ class IDGConfig:
     foundation_model: str = "mace-mp-small"
     """sampler=foundation: a MACE file, mace-mp-*|mace-off-* (local cache), chgnet or
     ani-1x (pax[foundation]), or module:function returning an ASE calculator."""
+    dispersion: bool = False
+    """sampler=foundation: add DFT-D3 dispersion to the pretrained potential (the
+    dftd3 package of pax[foundation]; aims-PAX's foundational dispersion)."""
+    dispersion_xc: str = "pbe"
+    """Functional whose D3 parameters are used (e.g. pbe, the MACE-MP level)."""
+    dispersion_damping: str = "d3bj"
+    """D3 damping: d3bj, d3zero, d3bjm, d3zerom, d3op."""
     skip_step_initial: int = 25
     """MD steps between sampled frames (when sample_interval_fs is 0)."""
     sample_interval_fs: float = 0.0

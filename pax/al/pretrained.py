@@ -146,6 +146,28 @@ class InBox(Calculator):
         }
 
 
+def with_dispersion(calc: Calculator, xc: str, damping: str) -> Calculator:
+    """The calculator plus DFT-D3 dispersion (the dftd3 package of simple-dftd3)."""
+    from ase.calculators.mixing import SumCalculator
+
+    try:
+        from dftd3.ase import DFTD3
+    except ImportError:
+        raise ConfigError(
+            "al.idg.dispersion",
+            True,
+            "needs the dftd3 package: pip install 'pax[foundation]'",
+        ) from None
+    d3 = DFTD3(method=xc, damping=damping)
+    try:  # its parameters are looked up at the first calculation
+        d3.get_potential_energy(Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]]))
+    except Exception as exc:  # noqa: BLE001 - dftd3 knows no parameters for this pair
+        raise ConfigError(
+            "al.idg.dispersion_xc", xc, f"no D3 ({damping}) parameters ({exc})"
+        ) from None
+    return SumCalculator([calc, d3])
+
+
 def foundation_driver(cfg) -> Calculator | None:
     """The calculator AL trajectories move on (md.driving_force=foundation), or None."""
     if cfg.md.driving_force.value != "foundation":

@@ -56,9 +56,12 @@ def make_calculator(cfg: PaxConfig, run_dir: Path) -> Calculator:
             verbosity=0,
         )
     if idg.sampler.value == "foundation":
-        from pax.al.pretrained import calculator
+        from pax.al.pretrained import calculator, with_dispersion
 
-        return calculator(idg.foundation_model)
+        calc = calculator(idg.foundation_model)
+        if idg.dispersion:
+            calc = with_dispersion(calc, idg.dispersion_xc, idg.dispersion_damping)
+        return calc
     return ReferenceCalculator(cfg.dft, run_dir / "aimd")
 
 

@@ -87,3 +87,40 @@ def test_ani1x_from_its_wheel_matches_its_own_ensemble(tmp_path):
         shifted.append(moved.get_potential_energy())
     assert forces[i] == pytest.approx(-(shifted[0] - shifted[1]) / (2 * step), abs=1e-4)
     assert np.abs(forces).max() < 5.0  # a relaxed molecule, in eV/Å
+
+
+def test_d3_dispersion_is_added_to_the_sampler(tmp_path):
+    from ase.calculators.emt import EMT
+    from dftd3.ase import DFTD3
+
+    from pax.al.sampler import make_calculator
+
+    cfg = build(
+        [
+            "system=water",
+            "al.idg.sampler=foundation",
+            "al.idg.foundation_model=ase.calculators.emt:EMT",
+            "al.idg.dispersion=true",
+        ]
+    )
+    atoms = molecule("CH3CH2OH")
+    atoms.calc = make_calculator(cfg, tmp_path)
+    total = atoms.get_forces()
+    parts = []
+    for calc in (EMT(), DFTD3(method="pbe", damping="d3bj")):
+        part = atoms.copy()
+        part.calc = calc
+        parts.append(part.get_forces())
+    np.testing.assert_allclose(total, parts[0] + parts[1], atol=1e-10)
+    assert np.abs(parts[1]).max() > 1e-4  # dispersion is there
+    bad = build(
+        [
+            "system=water",
+            "al.idg.sampler=foundation",
+            "al.idg.foundation_model=ase.calculators.emt:EMT",
+            "al.idg.dispersion=true",
+            "al.idg.dispersion_xc=no-such-functional",
+        ]
+    )
+    with pytest.raises(ConfigError, match="al.idg.dispersion_xc"):
+        make_calculator(bad, tmp_path)

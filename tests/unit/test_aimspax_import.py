@@ -107,3 +107,10 @@ def test_control_in_and_geometry_paths():
         "geometry": "mol.xyz",
         "name": "mol",
     }
+
+
+def test_foundation_dispersion():
+    idg = {"foundational_model_settings": {"mace_model": "medium", "dispersion": True}}
+    al = translate({"INITIAL_DATASET_GENERATION": idg}).presets["al"]["idg"]
+    assert al["foundation_model"] == "mace-mp-medium" and al["dispersion"] is True
+    assert al["dispersion_xc"] == "pbe" and al["dispersion_damping"] == "d3bj"
