@@ -277,3 +277,24 @@ def test_analysis_mode_records_true_errors_and_keeps_them_out_of_the_data(tmp_pa
     stored = {a.info.get("label_id") for s in ("train", "valid") for a in store.get(s)}
     assert stored and not analysed & stored
     assert (run_dir / "plots" / "analysis.png").stat().st_size > 0
+
+
+def test_pax_al_extends_an_earlier_runs_datasets(finished_run, tmp_path):
+    """run.initial_dataset=<run dir> (aims-PAX's extend_existing_final_ds)."""
+    from pax.data import DatasetStore
+
+    run_dir, _ = finished_run
+    old = DatasetStore(run_dir / "data")
+    new_dir = tmp_path / "extended"
+    proc = run_pax(
+        new_dir,
+        f"run.initial_dataset={run_dir}",
+        "al.max_train_set_size=16",
+        entry="main_al",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    new = DatasetStore(new_dir / "data")
+    given_valid = [a for a in new.get("valid") if a.info.get("phase") == "given"]
+    assert len(given_valid) == old.size("valid")
+    assert new.size("train") > sum(old.size(s) for s in old.splits if s != "valid")
+    assert any(e["phase"] == "al" for e in events(new_dir, "sampling"))
