@@ -214,6 +214,15 @@ def _one(t: Translation, section: str, key: str, value, idg: dict, al: dict) -> 
                 value,
                 "give pax one geometry file per run (system.geometry)",
             )
+    elif key == "mol_idxs":
+        t.set("al", "uncertainty", "max_atomic_or_intermol_sd")
+        t.skip(
+            section,
+            key,
+            value,
+            "pax finds the molecules from the bond graph; "
+            "al.uncertainty=max_atomic_or_intermol_sd set",
+        )
     elif key == "converge_al":
         converge = (
             "none"

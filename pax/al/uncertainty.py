@@ -29,6 +29,9 @@ class Committee:
     """(A,) system index of each atom (int64)."""
     n_systems: int
     """B."""
+    molecule: Tensor | None = None
+    """(A,) int64 molecule of each atom, numbered across the batch; None: each
+    system is one molecule."""
 
     @cached_property
     def atomic_sd(self) -> Tensor:
@@ -67,10 +70,37 @@ def energy_sd_per_atom(c: Committee) -> Tensor:
     return energy_sd(c) / c.n_atoms.to(c.energies.dtype)
 
 
+def intermol_force_sd(c: Committee) -> Tensor:
+    """(B,) largest committee SD of a molecule's total force in each system, eV/Å.
+
+    The total force of a molecule is what moves it as a whole, so its spread
+    is the uncertainty of the forces between molecules (aims-PAX's intermolecular
+    uncertainty); zero for a system that is one molecule.
+    """
+    molecule = c.molecule if c.molecule is not None else c.batch
+    n_mol = int(molecule.max()) + 1
+    k = c.forces.shape[0]
+    totals = c.forces.new_zeros(k, n_mol, 3).index_add_(1, molecule, c.forces)
+    dev = totals - totals.mean(0, keepdim=True)  # (K, M, 3) eV/Å
+    sd = dev.square().mean(dim=(0, 2)).sqrt()  # (M,) eV/Å
+    system = molecule.new_zeros(n_mol).scatter_reduce(
+        0, molecule, c.batch, "amax", include_self=False
+    )  # (M,) system of each molecule
+    zeros = sd.new_zeros(c.n_systems)
+    return zeros.scatter_reduce(0, system, sd, "amax", include_self=True)
+
+
+def max_atomic_or_intermol_sd(c: Committee) -> Tensor:
+    """(B,) the larger of max_atomic_sd and intermol_force_sd, eV/Å."""
+    return max_atomic_sd(c).maximum(intermol_force_sd(c))
+
+
 MEASURES: dict[str, Callable[[Committee], Tensor]] = {
     "max_atomic_sd": max_atomic_sd,
     "mean_atomic_sd": mean_atomic_sd,
     "energy_sd_per_atom": energy_sd_per_atom,
+    "intermol_force_sd": intermol_force_sd,
+    "max_atomic_or_intermol_sd": max_atomic_or_intermol_sd,
 }
 """Measures `al.uncertainty` may name; each gives one value per system."""
 

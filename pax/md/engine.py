@@ -215,7 +215,8 @@ class BatchedMD:
                 self.models, self._graph(sub), False, self.dtype, self.max_batch_atoms
             )
             self._members_key = sub.key
-        stats = committee_stats(self._members, sub.batch, sub.n_systems)
+        molecule = self.state.layout.molecule[sub.atoms]
+        stats = committee_stats(self._members, sub.batch, sub.n_systems, molecule)
         atomic = stats["atomic_sd"].cpu().numpy()
         ptr = sub.ptr.cpu().numpy()
         for j, i in enumerate(sub.systems.tolist()):

@@ -188,7 +188,10 @@ def _evaluate(
 
 
 def committee_stats(
-    outputs: MemberOutputs, batch: torch.Tensor, n_systems: int
+    outputs: MemberOutputs,
+    batch: torch.Tensor,
+    n_systems: int,
+    molecule: torch.Tensor | None = None,
 ) -> dict:
     """Every uncertainty measure of pax.al.uncertainty, per system.
 
@@ -196,10 +199,11 @@ def committee_stats(
         outputs: forces (K, A, 3) eV/Å and energies (K, B) eV.
         batch: (A,) system of each atom.
         n_systems: B.
+        molecule: (A,) molecule of each atom (None: one per system).
 
     Returns:
         Tensors: atomic_sd (A,) eV/Å, energy_sd (B,) eV and one (B,) tensor per
         name in pax.al.uncertainty.MEASURES.
     """
-    committee = Committee(outputs.forces, outputs.energy_eV, batch, n_systems)
+    committee = Committee(outputs.forces, outputs.energy_eV, batch, n_systems, molecule)
     return committee_uncertainty(committee)

@@ -60,6 +60,10 @@ class Layout:
     """(N,) NPT thermostat time (fs)."""
     dt_sys_fs: torch.Tensor
     """(N,) time step per system (fs)."""
+    molecule: torch.Tensor
+    """(A,) int64 molecule of each atom, numbered across all systems."""
+    local_molecules: list[np.ndarray]
+    """Per system, (n_i,) molecule of each atom within it (as given)."""
 
     @property
     def n_systems(self) -> int:
@@ -77,8 +81,13 @@ def make_layout(
     pbc: list[np.ndarray],
     configs: list[MDConfig],
     device: torch.device,
+    molecules: list[np.ndarray] | None = None,
 ) -> Layout:
-    """The layout for systems given as per-system arrays and their MD settings."""
+    """The layout for systems given as per-system arrays and their MD settings.
+
+    molecules: per system, the molecule of each atom (pax.md.molecules); None
+    counts each system as one molecule.
+    """
     f64 = dict(dtype=torch.float64, device=device)
     counts = torch.tensor([len(z) for z in numbers], dtype=torch.int64, device=device)
     ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
@@ -100,6 +109,12 @@ def make_layout(
         [c.fix_com for c in configs], dtype=torch.bool, device=device
     )
     dof = 3 * counts.to(torch.float64) - 3 * (fix_com & (counts > 1)).to(torch.float64)
+    if molecules is None:
+        molecules = [np.zeros(len(z), dtype=np.int64) for z in numbers]
+    offsets = np.cumsum([0] + [int(m.max()) + 1 if len(m) else 0 for m in molecules])
+    global_molecules = np.concatenate(
+        [np.asarray(m, dtype=np.int64) + off for m, off in zip(molecules, offsets)]
+    )
     return Layout(
         numbers=torch.tensor(np.concatenate(numbers), dtype=torch.int64, device=device),
         masses_amu=masses,
@@ -118,6 +133,8 @@ def make_layout(
         barostat_time_fs=per_system(lambda c: c.barostat_time_fs),
         thermostat_time_fs=per_system(lambda c: c.thermostat_time_fs),
         dt_sys_fs=dt_sys,
+        molecule=torch.tensor(global_molecules, dtype=torch.int64, device=device),
+        local_molecules=[np.asarray(m, dtype=np.int64) for m in molecules],
     )
 
 

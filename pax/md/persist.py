@@ -12,6 +12,7 @@ from ase import Atoms
 
 from pax.md.config import MDConfig
 from pax.md.layout import make_layout
+from pax.md.molecules import molecule_ids
 from pax.md.neighbors import Candidates
 from pax.md.state import MDState
 
@@ -30,6 +31,7 @@ def dump(state: MDState) -> dict:
         masses_amu=lay.masses_amu.cpu().clone(),
         ptr=lay.ptr.cpu().clone(),
         pbc=lay.pbc.cpu().clone(),
+        molecules=[m.copy() for m in lay.local_molecules],
         reasons=list(state.reasons),
         rng=[g.get_state() for g in state.generators],
         candidates=None
@@ -58,6 +60,7 @@ def load(saved: dict, configs: list[MDConfig], device: torch.device) -> MDState:
         [saved["pbc"][j].numpy() for j in range(n)],
         configs,
         device,
+        saved.get("molecules"),  # absent in states of older pax: one per system
     )
     generators = [torch.Generator(device=device) for _ in range(n)]
     for g, rng in zip(generators, saved["rng"], strict=True):
@@ -88,9 +91,11 @@ def splice(state: MDState, i: int, atoms: Atoms, configs: list[MDConfig]) -> Non
     numbers[i], masses[i] = np.asarray(atoms.numbers), atoms.get_masses()
     pbc = [lay.pbc[j].cpu().numpy() for j in range(n)]
     pbc[i] = np.asarray(atoms.pbc, dtype=bool)
+    molecules = list(lay.local_molecules)
+    molecules[i] = molecule_ids(atoms)
     fresh = torch.zeros(len(atoms), 3, dtype=torch.float64, device=state.device)
     for name in ("positions_A", "velocities", "forces"):
         old = getattr(state, name)
         parts = [fresh if j == i else old[s] for j, s in enumerate(pieces)]
         setattr(state, name, torch.cat(parts))
-    state.layout = make_layout(numbers, masses, pbc, configs, state.device)
+    state.layout = make_layout(numbers, masses, pbc, configs, state.device, molecules)

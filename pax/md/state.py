@@ -14,6 +14,7 @@ from ase import Atoms
 
 from pax.md.config import MDConfig
 from pax.md.layout import Layout, check_system, make_layout
+from pax.md.molecules import molecule_ids
 from pax.md.neighbors import Candidates
 from pax.md.quantities import (
     FS,
@@ -111,6 +112,7 @@ def new_state(
         [np.asarray(a.pbc, bool) for a in systems],
         configs,
         device,
+        [molecule_ids(a) for a in systems],
     )
     f64 = dict(dtype=torch.float64, device=device)
     positions_A = torch.tensor(np.concatenate([a.positions for a in systems]), **f64)

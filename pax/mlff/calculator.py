@@ -51,11 +51,14 @@ class EnsembleCalculator(Calculator):
             "forces_comm": forces,
             "forces_var": var,
         }
+        from pax.md.molecules import molecule_ids
+
         committee = Committee(
             torch.from_numpy(forces),
             torch.from_numpy(out["energies"][:, :1]),
             torch.zeros(len(forces[0]), dtype=torch.int64),
             1,
+            torch.from_numpy(molecule_ids(self.atoms)),
         )
         for name, value in committee_uncertainty(committee).items():
             if value.shape == (1,):

@@ -89,7 +89,7 @@ def test_unreadable_file_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"pax-import-aimspax: error: {bad}")
 
 
-@pytest.mark.parametrize("key", ["analysis", "mol_idxs"])
+@pytest.mark.parametrize("key", ["analysis_skip", "mol_idxs"])
 def test_unknown_settings_are_listed_not_dropped(key):
     t = translate({"ACTIVE_LEARNING": {key: 1}})
     assert any(line.startswith(f"ACTIVE_LEARNING.{key}=1:") for line in t.skipped)

@@ -53,3 +53,49 @@ def test_all_measures_reported(committee):
     out = committee_uncertainty(c)
     assert set(MEASURES) | {"atomic_sd", "energy_sd"} == set(out)
     assert all(out[name].shape == (3,) for name in MEASURES)
+
+
+def test_intermolecular_measure_matches_numpy(committee):
+    """Each system split into molecules; the SD of each molecule's total force."""
+    c, forces, _, batch, sizes = committee
+    local = [np.array([0, 0, 1, 1, 1]), np.array([0, 1, 2]), np.repeat([0, 1, 2], 3)]
+    offsets = np.cumsum([0] + [m.max() + 1 for m in local])
+    molecule = np.concatenate([m + o for m, o in zip(local, offsets)])
+    c.molecule = torch.from_numpy(molecule)
+    got = MEASURES["intermol_force_sd"](c).numpy()
+    for b in range(3):
+        sds = []
+        for m in np.unique(molecule[batch == b]):
+            total = forces[:, molecule == m].sum(axis=1)  # (K, 3)
+            dev = total - total.mean(axis=0)
+            sds.append(np.sqrt((dev**2).mean()))
+        assert got[b] == pytest.approx(max(sds))
+    both = MEASURES["max_atomic_or_intermol_sd"](c).numpy()
+    np.testing.assert_allclose(
+        both, np.maximum(got, MEASURES["max_atomic_sd"](c).numpy())
+    )
+
+
+def test_one_molecule_has_no_intermolecular_spread():
+    rng = np.random.default_rng(0)
+    forces = rng.normal(size=(3, 6, 3))
+    forces -= forces.mean(axis=1, keepdims=True)  # each member's total force is 0
+    c = Committee(
+        torch.from_numpy(forces),
+        torch.zeros(3, 1, dtype=torch.float64),
+        torch.zeros(6, dtype=torch.int64),
+        1,
+    )
+    assert MEASURES["intermol_force_sd"](c).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_molecules_of_a_water_dimer():
+    from ase.build import molecule
+
+    from pax.md.molecules import molecule_ids
+
+    one = molecule("H2O")
+    other = one.copy()
+    other.translate([3.0, 0, 0])
+    np.testing.assert_array_equal(molecule_ids(one + other), [0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(molecule_ids(molecule("CH3CH2OH")), [0] * 9)

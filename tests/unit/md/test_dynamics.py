@@ -140,3 +140,21 @@ def test_foundation_driver_propagates_and_the_members_judge(members):
         BatchedMD(cfg, members, [atoms.copy()])
     with pytest.raises(ConfigError, match="md.driving_force.*npt"):
         MDConfig(integrator=Integrator.npt, driving_force=DrivingForce.foundation)
+
+
+def test_intermolecular_uncertainty_of_a_dimer_survives_a_restore(members):
+    water = molecule("water")
+    other = water.copy()
+    other.translate([3.0, 0.0, 0.0])
+    cfg = MDConfig(min_distance_A=0.05)
+    md = BatchedMD(cfg, members, [water + other, water.copy()])
+    unc = md.uncertainty()
+    assert unc["intermol_force_sd"][0] > 1e-6  # two molecules
+    assert unc["intermol_force_sd"][1] < 1e-9  # one: its total force is zero
+    again = BatchedMD(cfg, members, [water.copy(), water.copy()])
+    again.load_state_dict(md.state_dict())
+    np.testing.assert_allclose(
+        again.uncertainty()["intermol_force_sd"], unc["intermol_force_sd"]
+    )
+    md.reset(1, water + other)  # another system in slot 1: its molecules too
+    assert md.uncertainty()["intermol_force_sd"][1] > 1e-6
