@@ -91,6 +91,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     m.add_argument("--quick", action="store_true", help="aspirin, mace_small, 3 seeds")
     m.add_argument("--smoke", action="store_true", help="water, tiny model, 2 seeds")
     p.add_argument("--seeds", type=int, help="replicates per way")
+    p.add_argument("--ns", type=int, nargs="+", help="expensive label counts scored")
     p.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS)
     p.add_argument("--jobs", type=int, default=1, help="worker processes for scoring")
     p.add_argument("--out", type=Path, default=Path("outputs/bench/expensive_labels"))
@@ -369,6 +370,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     s = MODES[args.mode]
     args.seeds = args.seeds or s["seeds"]
+    s = {**s, "ns": sorted(args.ns or s["ns"])}
     t0 = time.time()
     overrides, geometry = system_overrides(s["system"])
     cfg = composed(
