@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from ase.data import chemical_symbols
@@ -11,6 +10,7 @@ from pax.config import PaxConfig
 from pax.dft.xtb import XTBConfig
 from pax.errors import ConfigError
 from pax.system.geometry import load_systems
+from pax.threads import ThreadPolicy
 
 
 @dataclass
@@ -25,16 +25,6 @@ class Plan:
             lines.append(f"{title}:")
             lines.extend(f"  {item}" for item in items)
         return "\n".join(lines)
-
-
-def main_process_threads(cfg: PaxConfig) -> int:
-    """Torch threads of the main process: the cores local workers leave (>= 1)."""
-    if cfg.run.torch_threads > 0:
-        return cfg.run.torch_threads
-    cores = os.cpu_count() or 1
-    if cfg.cluster.kind == "local":
-        cores -= cfg.cluster.max_workers * cfg.cluster.cores_per_worker
-    return max(1, cores)
 
 
 def check_elements(cfg: PaxConfig, numbers: set[int]) -> None:
@@ -83,7 +73,7 @@ def build_plan(cfg: PaxConfig, stage: str) -> Plan:
         "reference": [f"{cfg.dft.kind}: {_fmt(dft_settings)}"],
         "cluster": [
             where,
-            f"main process: {main_process_threads(cfg)} torch thread(s)",
+            ThreadPolicy(cfg).describe(),
         ],
         "ensemble": [
             f"{ml.ensemble_size} x MACE(channels={ml.num_channels}, max_L={ml.max_L}, "

@@ -11,8 +11,9 @@ import yaml
 from pax.config import PaxConfig
 from pax.errors import PaxError
 from pax.fileio import atomic_write, atomic_write_json, read_or_prev
-from pax.plan import build_plan, main_process_threads
+from pax.plan import build_plan
 from pax.provenance import environment, yaml_header
+from pax.threads import ThreadPolicy
 from pax.tracking.timing import TimeBudget, process_start, summary_line
 
 IGNORED_ON_RESUME = ("run", "wandb", "md.save_every_steps", "md.trajectory_format")
@@ -56,7 +57,6 @@ def run(
 
 
 def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float | None:
-    import torch
 
     from pax.al.context import Context
     from pax.al.finalize import converge
@@ -67,7 +67,7 @@ def _execute(cfg, run_dir, stage, phase, resolved_config, sweep_group) -> float 
     from pax.system.geometry import load_systems
     from pax.tracking import Tracker
 
-    torch.set_num_threads(main_process_threads(cfg))
+    ThreadPolicy(cfg).update(0)
     budget = TimeBudget(process_start())
     systems = load_systems(cfg.system)
     t0 = time.time()

@@ -15,6 +15,7 @@ from pax.al.state import load_state, save_state
 from pax.config import PaxConfig
 from pax.data import DatasetStore
 from pax.md.trajectories import TrajectoryFiles
+from pax.threads import ThreadPolicy
 from pax.tracking.timing import TimeBudget
 
 
@@ -44,6 +45,15 @@ class Context:
     def ensemble_path(self) -> Path:
         """Checkpoint of the ensemble (models, optimizers, EMA, RNG)."""
         return self.state_dir / "ensemble.pt"
+
+    @functools.cached_property
+    def threads(self) -> ThreadPolicy:
+        """The main process's torch threads, following the local workers' load."""
+        return ThreadPolicy(self.cfg)
+
+    def use_free_cores(self) -> None:
+        """Give torch the cores the local reference workers leave right now."""
+        self.threads.update(self.pool.in_flight)
 
     @functools.cached_property
     def trajectories(self) -> TrajectoryFiles:

@@ -176,6 +176,7 @@ class InitialDataset:
                 or self._smallest_member()[1] < self.idg.max_initial_set_size
             )
         ):
+            ctx.use_free_cores()
             with ctx.budget.section("md"):
                 traj, frame = self.sampler.next_frame()
                 ctx.trajectories.offer(
@@ -217,6 +218,7 @@ class InitialDataset:
     @timed("training/idg")
     def _train(self) -> None:
         ctx = self.ctx
+        ctx.use_free_cores()
         records = ctx.ensemble.train(
             self._train_sets(),
             ctx.store.get("valid"),

@@ -121,6 +121,7 @@ class ActiveLearning(LoopState):
                 running = running & False  # everyone waits for the labels out
             if running.any():
                 in_flight = ctx.pool.in_flight
+                ctx.use_free_cores()
                 with ctx.budget.section("md"):
                     self.md.advance(self.al.skip_step_mlff)
                     ctx.trajectories.offer_md("al", self.md, self.al.uncertainty)
@@ -340,6 +341,7 @@ class ActiveLearning(LoopState):
     @timed("training/al")
     def _train_chunk(self) -> None:
         ctx = self.ctx
+        ctx.use_free_cores()
         epochs = min(self.al.intermediate_epochs_al, self.pending_epochs)
         records = ctx.ensemble.train(
             self._train_sets(),
