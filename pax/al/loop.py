@@ -31,6 +31,7 @@ from pax.al.replay import random_subset_sets
 from pax.al.sanity import gated_forces, rollback_geometry
 from pax.al.selection import RULES, Candidate, LoopView, Verdict
 from pax.al.starts import al_starts, trajectory_configs
+from pax.md.per_system import system_md
 from pax.tracking.timing import timed
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,11 @@ class ActiveLearning(LoopState):
             ctx.ensemble.models,
             self.starts,
             seeds=[cfg.md.seed + i for i in range(n)],
-            per_system=trajectory_configs(cfg.md, self.al.temperatures_K, n),
+            per_system=trajectory_configs(
+                system_md(cfg.md, ctx.systems, cfg.system.geometry),
+                self.al.temperatures_K,
+                n,
+            ),
             driver=foundation_driver(cfg),
         )
         view = LoopView(

@@ -74,10 +74,12 @@ class Sampler:
     """
 
     def __init__(self, cfg: PaxConfig, systems: list[Atoms], run_dir: Path) -> None:
+        from pax.md.per_system import system_md
+
         self.cfg = cfg
         idg = cfg.al.idg
-        self.equilibrate, self.skip = idg.sampler_steps(cfg.md.timestep_fs)
-        self.friction_per_fs = idg.friction_per_fs or cfg.md.friction_per_fs
+        self.md = system_md(cfg.md, systems, cfg.system.geometry)  # per trajectory
+        self.sampler_steps = [idg.sampler_steps(md.timestep_fs) for md in self.md]
         self.keep = -(-cfg.al.num_trajectories // len(systems))
         self.calc = make_calculator(cfg, run_dir)
         self.trajs = [a.copy() for a in systems]
@@ -85,16 +87,14 @@ class Sampler:
         self.late: list[list[np.ndarray]] = [[] for _ in self.trajs]  # (n_atoms, 3) Å
         self.next_traj = 0
         rng = np.random.default_rng(cfg.md.seed)
-        for atoms in self.trajs:
+        for atoms, md in zip(self.trajs, self.md):
             if atoms.get_momenta().any():
                 continue
-            MaxwellBoltzmannDistribution(
-                atoms, temperature_K=cfg.md.temperature_K, rng=rng
-            )
+            MaxwellBoltzmannDistribution(atoms, temperature_K=md.temperature_K, rng=rng)
             Stationary(atoms)
-        for atoms in self.trajs:
+        for atoms, md in zip(self.trajs, self.md):
             # ASE's own recipe: FixCom, not Langevin's fixcm (deprecated, biased NVT)
-            if cfg.md.fix_com and len(atoms) > 1 and not atoms.constraints:
+            if md.fix_com and len(atoms) > 1 and not atoms.constraints:
                 atoms.set_constraint(FixCom())
 
     def next_frame(self) -> tuple[int, Atoms]:
@@ -103,8 +103,9 @@ class Sampler:
         self.next_traj = (i + 1) % len(self.trajs)
         atoms = self.trajs[i]
         atoms.calc = self.calc
-        steps = self.skip + (self.equilibrate if self.steps[i] == 0 else 0)
-        self._dynamics(atoms, seed=self.cfg.md.seed + i + self.steps[i]).run(steps)
+        equilibrate, skip = self.sampler_steps[i]
+        steps = skip + (equilibrate if self.steps[i] == 0 else 0)
+        self._dynamics(i, seed=self.cfg.md.seed + i + self.steps[i]).run(steps)
         self.steps[i] += steps
         frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
         frame.info["system"] = atoms.info.get("system", self.cfg.system.name)
@@ -112,15 +113,16 @@ class Sampler:
         self.late[i] = [*self.late[i], frame.positions.copy()][-self.keep :]
         return i, frame
 
-    def _dynamics(self, atoms: Atoms, seed: int):
-        md = self.cfg.md
+    def _dynamics(self, i: int, seed: int):
+        atoms, md = self.trajs[i], self.md[i]
         if md.integrator.value == "nve":
             return VelocityVerlet(atoms, timestep=md.timestep_fs * units.fs)
+        friction_per_fs = self.cfg.al.idg.friction_per_fs or md.friction_per_fs
         return Langevin(
             atoms,
             timestep=md.timestep_fs * units.fs,
             temperature_K=md.temperature_K,
-            friction=self.friction_per_fs / units.fs,
+            friction=friction_per_fs / units.fs,
             rng=np.random.default_rng(seed),
             fixcm=False,
         )

@@ -70,15 +70,17 @@ def al_starts(ctx: Context) -> list[Atoms]:
 
 
 def trajectory_configs(
-    md: MDConfig, temperatures_K: list[float], n: int
+    per_system: list[MDConfig], temperatures_K: list[float], n: int
 ) -> list[MDConfig]:
-    """MD settings of n trajectories: i runs at temperatures_K[i % len] (K).
+    """MD settings of n trajectories, one per_system entry per system.
 
-    An empty temperatures_K gives md itself for all (md.temperature_K).
+    Trajectory i explores system i % len(per_system) with its settings, at
+    temperatures_K[i % len] (K) when that list is not empty.
     """
+    configs = [per_system[i % len(per_system)] for i in range(n)]
     if not temperatures_K:
-        return [md] * n
+        return configs
     return [
         dataclasses.replace(md, temperature_K=float(t))
-        for t in np.resize(temperatures_K, n)
+        for md, t in zip(configs, np.resize(temperatures_K, n))
     ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from pax.errors import ConfigError
 
@@ -83,8 +84,20 @@ class MDConfig:
     steps (at the first frame at or after each multiple); 0: not written."""
     trajectory_format: str = "extxyz"
     """File format of the saved trajectories: extxyz or traj (ASE Trajectory)."""
+    per_system: dict[str, Any] = field(default_factory=dict)
+    """Per system name, md settings it changes (integrator, temperature_K,
+    timestep_fs, friction_per_fs, NPT settings, fix_com); pax.md.per_system,
+    which also reads a <name>.md.yaml beside the geometry."""
 
     def __post_init__(self) -> None:
+        for key, enum in (("integrator", Integrator), ("driving_force", DrivingForce)):
+            value = getattr(self, key)
+            if not isinstance(value, enum):
+                try:
+                    setattr(self, key, enum(value))
+                except ValueError:
+                    choices = "|".join(e.value for e in enum)
+                    raise ConfigError(f"md.{key}", value, f"choose {choices}") from None
         for key in (
             "temperature_K",
             "timestep_fs",

@@ -89,6 +89,6 @@ def test_sampler_friction_defaults_to_the_md_one(pax_config, tmp_path):
     base = ["system=ethanol", "al=aims_pax", "md.friction_per_fs=0.002"]
     for extra, friction in (([], 0.002), (["al.idg.friction_per_fs=0.01"], 0.01)):
         sampler = Sampler(pax_config(base + extra), [molecule("ethanol")], tmp_path)
-        dynamics = sampler._dynamics(sampler.trajs[0], seed=0)
+        dynamics = sampler._dynamics(0, seed=0)
         assert dynamics.fr == pytest.approx(friction / units.fs)
-        assert (sampler.equilibrate, sampler.skip) == (0, 25)
+        assert sampler.sampler_steps == [(0, 25)]

@@ -87,8 +87,8 @@ def test_idg_end_without_an_idg_falls_back_to_the_geometry(
 
 def test_temperature_list_cycles_over_the_trajectories():
     md = MDConfig(temperature_K=500.0, friction_per_fs=0.01)
-    assert trajectory_configs(md, [], 3) == [md] * 3
-    configs = trajectory_configs(md, [300, 900], 3)
+    assert trajectory_configs([md], [], 3) == [md] * 3
+    configs = trajectory_configs([md], [300, 900], 3)
     assert [c.temperature_K for c in configs] == [300.0, 900.0, 300.0]
     assert all(c.friction_per_fs == 0.01 for c in configs)
 
@@ -101,7 +101,7 @@ def test_each_trajectory_draws_and_keeps_its_own_temperature():
         md,
         [tiny_mace(0), tiny_mace(1)],
         [aspirin] * n,
-        per_system=trajectory_configs(md, [300, 900], n),
+        per_system=trajectory_configs([md], [300, 900], n),
     )
     np.testing.assert_allclose(
         run.state.layout.temperature_K.numpy()[:4], [300, 900] * 2
