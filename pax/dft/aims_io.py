@@ -62,7 +62,8 @@ class AimsConfig(DFTConfig):
     control_in: str = ""
     """A control.in of yours (aims-PAX's path_to_control): its keyword lines replace
     pax's keywords of the same name (xc, spin, sc_* ...); species blocks still come
-    from species_dir; compute_forces and k_grid stay pax's."""
+    from species_dir; compute_forces and k_grid stay pax's. A folder instead gives
+    each system its <name>.control.in, else the folder's control.in."""
     calc_dir: str = "aims_calcs"
     """Folder (relative to the run directory) with one subfolder per calculation."""
     clean_dirs: bool = True
@@ -89,8 +90,10 @@ class AimsConfig(DFTConfig):
         self.species_dir = str(species.resolve())
         if self.control_in:
             control = Path(self.control_in).expanduser()
-            if not control.is_file():
-                raise ConfigError("dft.control_in", self.control_in, "no such file")
+            if not (control.is_file() or control.is_dir()):
+                raise ConfigError(
+                    "dft.control_in", self.control_in, "no such file or folder"
+                )
             self.control_in = str(control.resolve())
 
 
@@ -148,7 +151,8 @@ def write_inputs(atoms: Atoms, cfg: AimsConfig, directory: Path) -> None:
         command=cfg.launch_str, default_species_directory=cfg.species_dir
     )
     params = control_parameters(atoms, cfg)
-    users = user_keywords(Path(cfg.control_in)) if cfg.control_in else []
+    control = control_file(cfg, atoms.info.get("system"))
+    users = user_keywords(control) if control is not None else []
     counts = Counter(line.split()[0] for line in users)
     raw = []
     for line in users:
@@ -169,6 +173,26 @@ def write_inputs(atoms: Atoms, cfg: AimsConfig, directory: Path) -> None:
 
 KEPT_KEYWORDS = ("species_dir", "k_grid", "compute_forces", "compute_analytical_stress")
 """Keywords pax writes itself even when dft.control_in sets them."""
+
+
+def control_file(cfg: AimsConfig, system: str | None) -> Path | None:
+    """The user's control.in for a geometry of this system, or None.
+
+    Raises:
+        FileNotFoundError: dft.control_in is a folder with no file for the system.
+    """
+    if not cfg.control_in:
+        return None
+    path = Path(cfg.control_in)
+    if path.is_file():
+        return path
+    names = ([f"{system}.control.in"] if system is not None else []) + ["control.in"]
+    for name in names:
+        if (path / name).is_file():
+            return path / name
+    raise FileNotFoundError(
+        f"dft.control_in={cfg.control_in}: no {system}.control.in or control.in there"
+    )
 
 
 def user_keywords(path: Path) -> list[str]:

@@ -115,3 +115,23 @@ def test_missing_control_in_names_the_key(tmp_path):
 
     with pytest.raises(ConfigError, match="dft.control_in"):
         _config(control_in=str(tmp_path / "nope.in"))
+
+
+def test_control_folder_gives_each_system_its_file(tmp_path):
+    folder = tmp_path / "controls"
+    folder.mkdir()
+    (folder / "water.control.in").write_text("xc pbe0\n")
+    (folder / "control.in").write_text("xc b3lyp\n")
+    cfg = _config(control_in=str(folder))
+    for system, xc in (("water", "pbe0"), ("ethanol", "b3lyp")):
+        atoms = molecule("H2O")
+        atoms.info["system"] = system
+        (tmp_path / system).mkdir()
+        write_inputs(atoms, cfg, tmp_path / system)
+        words = _keywords((tmp_path / system / "control.in").read_text())
+        assert {w[0]: w[1:] for w in words}["xc"] == [xc]
+    (folder / "control.in").unlink()
+    atoms = molecule("H2O")
+    atoms.info["system"] = "ethanol"
+    with pytest.raises(FileNotFoundError, match="ethanol.control.in"):
+        write_inputs(atoms, cfg, tmp_path)
