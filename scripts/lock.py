@@ -33,7 +33,9 @@ def main(path: str) -> None:
 def _pinned(line: str) -> bool:
     """A pin to keep: name==version, not torch, pax, triton or CUDA runtime wheels."""
     name = line.split("==")[0].lower()
-    return "==" in line and name not in SKIP_NAMES and not name.startswith(SKIP_PREFIXES)
+    return (
+        "==" in line and name not in SKIP_NAMES and not name.startswith(SKIP_PREFIXES)
+    )
 
 
 if __name__ == "__main__":

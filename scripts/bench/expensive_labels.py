@@ -19,7 +19,9 @@ Every way trains with the label-efficiency protocol (epochs with a floor of
 gradient steps, the same split rule and E0s).
 
     python scripts/bench/expensive_labels.py --smoke   # water, tiny model, minutes
-    python scripts/bench/expensive_labels.py --quick   # aspirin, mace_small, 3 seeds
+    python scripts/bench/expensive_labels.py --quick   # aspirin, small MACE, 3 seeds
+
+Each finished way-and-seed is appended to OUT/tasks.jsonl; a rerun skips those.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import argparse
 import dataclasses
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -38,7 +40,7 @@ import seeds
 import stats
 from ase.build import molecule
 from ase.io import read, write
-from common import ROOT, machine, table
+from common import ROOT, SMALL_MODEL, machine, table
 from label_efficiency import TINY_MODEL, composed, system_overrides
 
 WAYS = ("scratch", "pretrain", "finetune")
@@ -65,9 +67,9 @@ MODES = {
         ns=[8, 16, 32, 64, 128],
         epochs=60,
         min_grad_steps=600,
-        model=["mlff.ensemble_size=2"],
+        model=SMALL_MODEL,
         pool_per_traj=40,
-        pretrain=[],  # al.pretrain's defaults: 200 GFN1 frames, 60 epochs
+        pretrain=["al.pretrain.epochs=30"],  # 200 GFN1 frames (al.pretrain's default)
         foundation_molecules=[
             "C6H6",
             "CH3COOH",
@@ -88,7 +90,7 @@ POOL_EQUILIBRATE_STEPS = 1000  # 500 fs
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     m = p.add_mutually_exclusive_group(required=True)
-    m.add_argument("--quick", action="store_true", help="aspirin, mace_small, 3 seeds")
+    m.add_argument("--quick", action="store_true", help="aspirin, small MACE, 3 seeds")
     m.add_argument("--smoke", action="store_true", help="water, tiny model, 2 seeds")
     p.add_argument("--seeds", type=int, help="replicates per way")
     p.add_argument("--ns", type=int, nargs="+", help="expensive label counts scored")
@@ -237,6 +239,38 @@ def score_way(task: dict) -> dict:
         )
         print(f"{way} s{r} N={n}: F-MAE {rows[-1]['f_mae']:.4f}", flush=True)
     return {"way": way, "replicate": r, "rows": rows, **cost}
+
+
+def run_tasks(tasks: list[dict], log: Path, jobs: int) -> list[dict]:
+    """Scores of every task; those already in log are taken from it, new ones added."""
+    done = {}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            row = json.loads(line)
+            done[(row["way"], row["replicate"], tuple(r["n"] for r in row["rows"]))] = (
+                row
+            )
+    ns = tuple(tasks[0]["ns"]) if tasks else ()
+    todo = [t for t in tasks if (t["way"], t["replicate"], ns) not in done]
+    with open(log, "a") as fh:
+        if jobs > 1 and len(todo) > 1:
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(jobs, mp_context=ctx) as ex:
+                futures = [ex.submit(score_way, t) for t in todo]
+                for future in as_completed(futures):
+                    _append(fh, future.result(), done)
+        else:
+            for t in todo:
+                _append(fh, score_way(t), done)
+    return [done[(t["way"], t["replicate"], ns)] for t in tasks]
+
+
+def _append(fh, row: dict, done: dict) -> None:
+    fh.write(json.dumps(row, default=str) + "\n")
+    fh.flush()
+    done[(row["way"], row["replicate"], tuple(r["n"] for r in row["rows"]))] = row
 
 
 def summarise(results: list[dict], ns: list[int]) -> dict:
@@ -407,14 +441,7 @@ def main(argv=None) -> None:
         for way in args.ways
     ]
     (args.out / "models").mkdir(parents=True, exist_ok=True)
-    if args.jobs > 1:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(args.jobs, mp_context=ctx) as ex:
-            results = list(ex.map(score_way, tasks))
-    else:
-        results = [score_way(t) for t in tasks]
+    results = run_tasks(tasks, args.out / "tasks.jsonl", args.jobs)
     summary = summarise(results, s["ns"])
     foundation_cheap = s["foundation_frames"] if foundation else 0
     text = markdown(summary, s["ns"], args, s, time.time() - t0, foundation_cheap)
