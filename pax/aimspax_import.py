@@ -178,6 +178,12 @@ HANDLED_ELSEWHERE = {
     "thermostat",
     "barostat",
     "pressure",
+    "tdamp",
+    "pdamp",
+    "tchain",
+    "pchain",
+    "tloop",
+    "ploop",
     "name_exp",
 }
 
@@ -331,13 +337,29 @@ def _md(t: Translation, md: dict) -> None:
         return
     ensemble = str(md.get("stat_ensemble", "nvt")).lower()
     if ensemble == "npt":
-        if str(md.get("barostat", "berendsen")).lower() != "berendsen":
-            t.skip("MD", "barostat", md.get("barostat"), "pax's NPT is Berendsen")
-        t.presets.setdefault("md", {})["_base"] = "npt"
+        barostat = str(md.get("barostat", "berendsen")).lower()
+        if barostat in ("isomtk", "mtk"):
+            t.set("md", "integrator", "isomtk")
+            if barostat == "mtk":
+                t.skip(
+                    "MD",
+                    "barostat",
+                    "mtk",
+                    "pax's MTK is isotropic (md.integrator=isomtk is set)",
+                )
+            for key, pax_key in (
+                ("tdamp", "thermostat_time_fs"),
+                ("pdamp", "barostat_time_fs"),
+            ):
+                if key in md:
+                    t.set("md", pax_key, md[key])
+        else:
+            t.presets.setdefault("md", {})["_base"] = "npt"
         if "pressure" in md:
-            t.skip(
-                "MD", "pressure", md["pressure"], "set md.pressure_GPa (unit differs)"
-            )
+            t.set("md", "pressure_GPa", float(md["pressure"]) * 1e-9)  # Pa
+        for key, default in (("tchain", 3), ("pchain", 3), ("tloop", 1), ("ploop", 1)):
+            if md.get(key, default) != default:
+                t.skip("MD", key, md[key], f"pax's MTK chains are fixed at {default}")
     elif str(md.get("thermostat", "langevin")).lower() != "langevin":
         t.skip("MD", "thermostat", md.get("thermostat"), "pax's NVT is Langevin")
 

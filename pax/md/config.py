@@ -14,6 +14,7 @@ class Integrator(str, Enum):
 
     langevin = "langevin"
     nve = "nve"
+    isomtk = "isomtk"
     npt = "npt"
 
 
@@ -123,12 +124,12 @@ class MDConfig:
             )
         if self.driving_member < 0:
             raise ConfigError("md.driving_member", self.driving_member, "must be >= 0")
-        if (
-            self.driving_force == DrivingForce.foundation
-            and self.integrator == Integrator.npt
+        if self.driving_force == DrivingForce.foundation and self.integrator in (
+            Integrator.npt,
+            Integrator.isomtk,
         ):
             raise ConfigError(
-                "md.driving_force", "foundation", "runs langevin or nve, not npt"
+                "md.driving_force", "foundation", "runs langevin or nve, not NPT"
             )
         if self.check_every < 1:
             raise ConfigError("md.check_every", self.check_every, "must be >= 1")

@@ -146,10 +146,10 @@ def check_system(atoms: Atoms, cfg: MDConfig, index: int) -> None:
             a periodic direction with a zero lattice vector.
     """
     pbc = np.asarray(atoms.pbc, dtype=bool)
-    if cfg.integrator == Integrator.npt and not pbc.all():
+    if cfg.integrator in (Integrator.npt, Integrator.isomtk) and not pbc.all():
         raise ConfigError(
             "md.integrator",
-            "npt",
+            cfg.integrator.value,
             f"needs a cell periodic in x, y and z (system {index} is not)",
         )
     lengths = np.linalg.norm(np.asarray(atoms.cell), axis=1)

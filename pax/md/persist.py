@@ -13,6 +13,7 @@ from ase import Atoms
 from pax.md.config import MDConfig
 from pax.md.layout import make_layout
 from pax.md.molecules import molecule_ids
+from pax.md.mtk import fresh_rows
 from pax.md.neighbors import Candidates
 from pax.md.state import MDState
 
@@ -32,6 +33,7 @@ def dump(state: MDState) -> dict:
         ptr=lay.ptr.cpu().clone(),
         pbc=lay.pbc.cpu().clone(),
         molecules=[m.copy() for m in lay.local_molecules],
+        mtk=state.mtk.detach().cpu().clone(),
         reasons=list(state.reasons),
         rng=[g.get_state() for g in state.generators],
         candidates=None
@@ -75,6 +77,9 @@ def load(saved: dict, configs: list[MDConfig], device: torch.device) -> MDState:
         candidates=None
         if cand is None
         else Candidates(**{k: v.to(device) for k, v in cand.items()}),
+        mtk=saved["mtk"].to(device).clone()
+        if "mtk" in saved  # absent in states of older pax: chains at rest
+        else fresh_rows(saved["cell_A"].to(device)),
     )
 
 

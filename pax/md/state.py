@@ -15,6 +15,7 @@ from ase import Atoms
 from pax.md.config import MDConfig
 from pax.md.layout import Layout, check_system, make_layout
 from pax.md.molecules import molecule_ids
+from pax.md.mtk import fresh_rows
 from pax.md.neighbors import Candidates
 from pax.md.quantities import (
     FS,
@@ -60,6 +61,8 @@ class MDState:
     """(N,) int64 steps taken."""
     generators: list[torch.Generator]
     """One RNG per trajectory: initial velocities and Langevin noise."""
+    mtk: torch.Tensor | None = None
+    """(N, pax.md.mtk.WIDTH) chain variables of the isomtk integrator."""
     candidates: Candidates | None = None
     """Verlet candidate pairs (neighbour list with skin); None: build anew."""
 
@@ -131,6 +134,7 @@ def new_state(
         steps=np.zeros(n, dtype=np.int64),
         generators=[torch.Generator(device=device).manual_seed(int(s)) for s in seeds],
     )
+    state.mtk = fresh_rows(state.cell_A)
     for i, (atoms, cfg) in enumerate(zip(systems, configs, strict=True)):
         state.velocities[layout.slice(i)] = initial_velocities(state, i, atoms, cfg)
     return state
@@ -172,6 +176,7 @@ def place(state: MDState, i: int, atoms: Atoms, cfg: MDConfig) -> None:
     f64 = dict(dtype=torch.float64, device=state.device)
     state.positions_A[s] = torch.tensor(atoms.positions, **f64)
     state.cell_A[i] = torch.tensor(atoms.cell.array, **f64)
+    state.mtk[i] = fresh_rows(state.cell_A[i : i + 1])[0]
     state.velocities[s] = initial_velocities(state, i, atoms, cfg)
     state.forces_valid[i] = False
     if state.status[i] == STOPPED:

@@ -114,3 +114,22 @@ def test_foundation_dispersion():
     al = translate({"INITIAL_DATASET_GENERATION": idg}).presets["al"]["idg"]
     assert al["foundation_model"] == "mace-mp-medium" and al["dispersion"] is True
     assert al["dispersion_xc"] == "pbe" and al["dispersion_damping"] == "d3bj"
+
+
+def test_mtk_npt_settings():
+    md = {
+        "stat_ensemble": "NPT",
+        "barostat": "isomtk",
+        "pressure": 1.0e9,  # Pa
+        "tdamp": 50.0,
+        "pdamp": 500.0,
+        "temperature": 300,
+    }
+    t = translate({"MD": md})
+    assert t.presets["md"] == {
+        "integrator": "isomtk",
+        "pressure_GPa": 1.0,
+        "thermostat_time_fs": 50.0,
+        "barostat_time_fs": 500.0,
+        "temperature_K": 300,
+    }

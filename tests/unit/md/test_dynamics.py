@@ -138,7 +138,7 @@ def test_foundation_driver_propagates_and_the_members_judge(members):
     assert np.isfinite(spread) and spread > 0
     with pytest.raises(ConfigError, match="md.driving_force"):
         BatchedMD(cfg, members, [atoms.copy()])
-    with pytest.raises(ConfigError, match="md.driving_force.*npt"):
+    with pytest.raises(ConfigError, match="md.driving_force.*NPT"):
         MDConfig(integrator=Integrator.npt, driving_force=DrivingForce.foundation)
 
 
@@ -158,3 +158,67 @@ def test_intermolecular_uncertainty_of_a_dimer_survives_a_restore(members):
     )
     md.reset(1, water + other)  # another system in slot 1: its molecules too
     assert md.uncertainty()["intermol_force_sd"][1] > 1e-6
+
+
+def test_isotropic_mtk_follows_ase_step_by_step():
+    """md.integrator=isomtk against ase.md.nose_hoover_chain.IsotropicMTKNPT."""
+    from ase.md.nose_hoover_chain import IsotropicMTKNPT
+    from mace.calculators import MACECalculator
+
+    cu = [tiny_mace(seed, atomic_numbers=[29]) for seed in range(2)]
+    atoms = read(ROOT / "data" / "systems" / "copper.extxyz")
+    MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=np.random.default_rng(3))
+    cfg = MDConfig(
+        integrator=Integrator.isomtk,
+        temperature_K=400.0,
+        pressure_GPa=2.0,
+        timestep_fs=1.0,
+        thermostat_time_fs=25.0,
+        barostat_time_fs=100.0,
+        fix_com=False,
+        min_distance_A=0.05,
+    )
+    md = BatchedMD(cfg, cu, [atoms.copy()])
+    ref = atoms.copy()
+    ref.calc = MACECalculator(models=cu, device="cpu", default_dtype="float64")
+    dyn = IsotropicMTKNPT(
+        ref,
+        timestep=1.0 * units.fs,
+        temperature_K=400.0,
+        pressure_au=2.0 * units.GPa,
+        tdamp=25.0 * units.fs,
+        pdamp=100.0 * units.fs,
+    )
+    for _ in range(4):
+        dyn.run(10)
+        md.advance(10)
+        ours = md.atoms(0)
+        assert abs(ours.get_volume() / ref.get_volume() - 1) < 1e-9
+        frac = ours.get_scaled_positions() - ref.get_scaled_positions()
+        frac -= np.round(frac)  # pax wraps positions into the cell, ASE does not
+        np.testing.assert_allclose(frac @ ref.cell.array, 0.0, atol=1e-7)
+        np.testing.assert_allclose(
+            ours.get_velocities(), ref.get_velocities(), atol=1e-8
+        )
+    assert abs(ref.get_volume() / atoms.get_volume() - 1) > 1e-4  # the cell moved
+
+
+def test_isotropic_mtk_state_continues_bit_identically():
+    cu = [tiny_mace(seed, atomic_numbers=[29]) for seed in range(2)]
+    atoms = read(ROOT / "data" / "systems" / "copper.extxyz")
+    mtk = MDConfig(
+        integrator=Integrator.isomtk, pressure_GPa=5.0, barostat_time_fs=50.0
+    )
+    nvt = MDConfig(min_distance_A=0.05)
+    md = BatchedMD(mtk, cu, [atoms, atoms], per_system=[mtk, nvt])
+    md.advance(5)
+    saved = md.state_dict()
+    md.advance(5)
+    again = BatchedMD(mtk, cu, [atoms, atoms], per_system=[mtk, nvt])
+    again.load_state_dict(saved)
+    again.advance(5)
+    for i in range(2):
+        assert np.array_equal(again.atoms(i).positions, md.atoms(i).positions)
+        assert np.array_equal(again.atoms(i).cell.array, md.atoms(i).cell.array)
+    assert md.atoms(1).get_volume() == pytest.approx(atoms.get_volume())  # NVT
+    assert md.atoms(0).get_volume() != pytest.approx(atoms.get_volume())

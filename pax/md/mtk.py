@@ -1,0 +1,171 @@
+"""Isotropic Martyna-Tobias-Klein NPT (md.integrator=isomtk), batched.
+
+The scheme of ase.md.nose_hoover_chain.IsotropicMTKNPT (Martyna, Tobias and
+Klein, J. Chem. Phys. 101, 4177 (1994)): Nose-Hoover chains of CHAIN links on
+the particles (time constant md.thermostat_time_fs) and on the volume
+(md.barostat_time_fs), fourth-order Suzuki-Yoshida steps for the chains, the
+cell scaled as cell0 exp(eps). One force (and stress) evaluation per step: the
+first half of a step uses those of the previous one. Computed in ASE's units
+(momenta m v, time in ASE units) so it follows ASE to rounding.
+
+Per trajectory the chain variables live in MDState.mtk, one row of WIDTH values:
+eps, p_eps, eta[CHAIN], p_eta[CHAIN], xi[CHAIN], p_xi[CHAIN], cell0 (9 values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from pax.md.quantities import FS, GPA, KB, per_system_sum
+
+CHAIN = 3
+"""Links of each Nose-Hoover chain (ASE's tchain and pchain default)."""
+EPS, P_EPS = 0, 1
+ETA, P_ETA, XI, P_XI = (slice(2 + k * CHAIN, 2 + (k + 1) * CHAIN) for k in range(4))
+CELL0 = slice(2 + 4 * CHAIN, 2 + 4 * CHAIN + 9)
+WIDTH = CELL0.stop
+
+SUZUKI_YOSHIDA = (
+    1 / (2 - 2 ** (1 / 3)),
+    -(2 ** (1 / 3)) / (2 - 2 ** (1 / 3)),
+    1 / (2 - 2 ** (1 / 3)),
+)
+"""Weights of the fourth-order Suzuki-Yoshida composition (as ASE's)."""
+
+
+def fresh_rows(cells_A: torch.Tensor) -> torch.Tensor:
+    """(N, WIDTH) chain variables at rest for cells (N, 3, 3): eps 0, cell0 = cell."""
+    rows = cells_A.new_zeros(cells_A.shape[0], WIDTH)
+    rows[:, CELL0] = cells_A.reshape(-1, 9)
+    return rows
+
+
+def exprel(x: torch.Tensor) -> torch.Tensor:
+    """(exp(x) - 1) / x, 1 at x = 0."""
+    small = x.abs() < 1e-8
+    safe = torch.where(small, torch.ones_like(x), x)
+    return torch.where(small, 1 + x / 2, torch.expm1(safe) / safe)
+
+
+class _System:
+    """Constants of each trajectory's MTK step (N,), in ASE units."""
+
+    def __init__(self, state) -> None:
+        lay = state.layout
+        self.batch = lay.batch
+        self.n = (lay.ptr[1:] - lay.ptr[:-1]).to(torch.float64)  # atoms
+        self.kT = KB * lay.temperature_K  # eV
+        tdamp = lay.thermostat_time_fs * FS
+        pdamp = lay.barostat_time_fs * FS
+        self.dt = lay.dt_sys_fs * FS
+        self.W = (3 * self.n + 3) * self.kT * pdamp**2
+        links = torch.ones(CHAIN, dtype=torch.float64, device=self.n.device)
+        self.Q = (self.kT * tdamp**2)[:, None] * links
+        self.Q[:, 0] *= 3 * self.n
+        self.R = (self.kT * pdamp**2)[:, None] * links
+        self.R[:, 0] *= 9
+        self.p_ext = lay.pressure_GPa * GPA  # eV/Å³
+        self.m = lay.masses_amu[:, None]
+
+    def twice_kinetic(self, p: torch.Tensor) -> torch.Tensor:
+        """(N,) sum of p²/m, eV."""
+        return per_system_sum((p.square() / self.m).sum(-1), self.batch, len(self.n))
+
+
+def _sweep(p_link, mass, kT, g0, order, d) -> None:
+    """Update the chain momenta p_link (N, CHAIN) link by link, in place.
+
+    g0: (N,) driving term of the first link; a later link is driven by the
+    kinetic energy of the one before it, as it is at that moment.
+    """
+    d2, d4 = d / 2, d / 4
+    for j in order:
+        g = g0 if j == 0 else p_link[:, j - 1].square() / mass[:, j - 1] - kT
+        if j < CHAIN - 1:
+            p_link[:, j] *= torch.exp(-d4 * p_link[:, j + 1] / mass[:, j + 1])
+        p_link[:, j] += d2 * g
+        if j < CHAIN - 1:
+            p_link[:, j] *= torch.exp(-d4 * p_link[:, j + 1] / mass[:, j + 1])
+
+
+BACKWARD, FORWARD = tuple(reversed(range(CHAIN))), tuple(range(CHAIN))
+
+
+def _particle_chain(c: _System, mtk, p, delta) -> torch.Tensor:
+    """exp(iL_NHC delta) on the particles; returns the new momenta (A, 3)."""
+    eta, p_eta = mtk[:, ETA], mtk[:, P_ETA].clone()
+    for weight in SUZUKI_YOSHIDA:
+        d = weight * delta
+        _sweep(p_eta, c.Q, c.kT, c.twice_kinetic(p) - 3 * c.n * c.kT, BACKWARD, d)
+        eta = eta + d[:, None] * p_eta / c.Q
+        p = p * torch.exp(-d * p_eta[:, 0] / c.Q[:, 0])[c.batch, None]
+        _sweep(p_eta, c.Q, c.kT, c.twice_kinetic(p) - 3 * c.n * c.kT, FORWARD, d)
+    mtk[:, ETA], mtk[:, P_ETA] = eta, p_eta
+    return p
+
+
+def _volume_chain(c: _System, mtk, delta) -> None:
+    """exp(iL_NHC-baro delta) on p_eps (in mtk, in place)."""
+    xi, p_xi = mtk[:, XI], mtk[:, P_XI].clone()
+    p_eps = mtk[:, P_EPS].clone()
+    for weight in SUZUKI_YOSHIDA:
+        d = weight * delta
+        _sweep(p_xi, c.R, c.kT, p_eps.square() / c.W - c.kT, BACKWARD, d)
+        xi = xi + d[:, None] * p_xi / c.R
+        p_eps = p_eps * torch.exp(-d * p_xi[:, 0] / c.R[:, 0])
+        _sweep(p_xi, c.R, c.kT, p_eps.square() / c.W - c.kT, FORWARD, d)
+    mtk[:, XI], mtk[:, P_XI], mtk[:, P_EPS] = xi, p_xi, p_eps
+
+
+def _volume(mtk) -> torch.Tensor:
+    """(N,) Å³ of cell0 exp(eps)."""
+    cell0 = mtk[:, CELL0].reshape(-1, 3, 3)
+    return torch.linalg.det(cell0).abs() * torch.exp(3 * mtk[:, EPS])
+
+
+def _kick_volume(c: _System, mtk, p, stress, delta) -> None:
+    """exp(iL_eps,2 delta): p_eps += delta G, with the pressure of the stress."""
+    volume = _volume(mtk)
+    kinetic = c.twice_kinetic(p)
+    pressure = -torch.diagonal(stress, dim1=-2, dim2=-1).sum(-1) / 3
+    pressure = pressure + kinetic / (3 * volume)  # ASE's include_ideal_gas
+    mtk[:, P_EPS] += delta * (3 * volume * (pressure - c.p_ext) + kinetic / c.n)
+
+
+def _kick_particles(c: _System, mtk, p, forces, delta) -> torch.Tensor:
+    """exp(iL_2 delta) on the momenta."""
+    x = ((1 + 1 / c.n) * mtk[:, P_EPS] * delta / c.W)[c.batch, None]
+    return p * torch.exp(-x) + delta[c.batch, None] * forces * exprel(-x)
+
+
+def isomtk(state, systems: torch.Tensor) -> Iterator[None]:
+    """One MTK step of the trajectories in systems ((N,) bool)."""
+    c = _System(state)
+    atoms = systems[c.batch][:, None]
+    mtk = state.mtk.clone()
+    p = c.m * state.velocities / FS  # (A, 3) ASE momenta
+    half = c.dt / 2
+    _volume_chain(c, mtk, half)
+    p = _particle_chain(c, mtk, p, half)
+    _kick_volume(c, mtk, p, state.stress, half)
+    p = _kick_particles(c, mtk, p, state.forces, half)
+    x = (c.dt * mtk[:, P_EPS] / c.W)[c.batch, None]
+    q = state.positions_A * torch.exp(x) + p * (c.dt[c.batch, None] / c.m) * exprel(x)
+    mtk[:, EPS] += c.dt * mtk[:, P_EPS] / c.W
+    cell = mtk[:, CELL0].reshape(-1, 3, 3) * torch.exp(mtk[:, EPS])[:, None, None]
+    rows = systems[:, None]
+    state.positions_A = torch.where(atoms, q, state.positions_A)
+    state.velocities = torch.where(atoms, p * FS / c.m, state.velocities)
+    state.cell_A = torch.where(rows[:, :, None], cell, state.cell_A)
+    state.mtk = torch.where(rows, mtk, state.mtk)
+    yield
+    mtk = state.mtk.clone()
+    p = c.m * state.velocities / FS
+    p = _kick_particles(c, mtk, p, state.forces, half)
+    _kick_volume(c, mtk, p, state.stress, half)
+    p = _particle_chain(c, mtk, p, half)
+    _volume_chain(c, mtk, half)
+    state.velocities = torch.where(atoms, p * FS / c.m, state.velocities)
+    state.mtk = torch.where(rows, mtk, state.mtk)
