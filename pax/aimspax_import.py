@@ -45,6 +45,7 @@ DIRECT = {
     (AL, "uncert_not_crossed_limit"): ("al", "uncert_not_crossed_limit"),
     (AL, "freeze_threshold_dataset"): ("al", "freeze_threshold_dataset"),
     (AL, "train_subset_size"): ("al", "train_subset_size"),
+    (AL, "valid_subset_size"): ("al", "valid_subset_size"),
     ("MD", "temperature"): ("md", "temperature_K"),
     ("MD", "timestep"): ("md", "timestep_fs"),
     ("MD", "friction"): ("md", "friction_per_fs"),

@@ -308,6 +308,10 @@ class ALConfig:
     due) plus a random subset of the older ones."""
     train_subset_size: int = 50
     """Size of the random replay subset (points, new ones not counted)."""
+    valid_subset_size: int = 0
+    """replay=random_subset: validate each training chunk on this many validation
+    frames drawn at random (aims-PAX's valid_subset_size); 0: all of them. An
+    accuracy stop is confirmed on the whole validation set."""
     max_train_set_size: int = 1000
     """AL stops when the training set reaches this size."""
     max_MD_steps: int = 100_000
@@ -360,6 +364,7 @@ class ALConfig:
             "trust_hi",
             "min_steps_between_labels",
             "analysis_every_steps",
+            "valid_subset_size",
         ):
             if getattr(self, key) < 0:
                 raise ConfigError(f"al.{key}", getattr(self, key), "must be >= 0")

@@ -85,6 +85,7 @@ class ActiveLearning(LoopState):
         self.epochs = 0
         self.mae: float | None = None  # validation force MAE, eV/Å
         self.e_mae_mev: float | None = None  # validation energy MAE, meV/atom
+        self.mae_on_subset = False  # self.mae measured on al.valid_subset_size frames
         self.prospective: list[float] = []  # force MAE of each AL label before training
         self.labels = 0
         state = ctx.load("al")
@@ -104,20 +105,10 @@ class ActiveLearning(LoopState):
         while True:
             for done in ctx.pool.completed():
                 self._arrived(done)
-            reason = al_stop(
-                enough_validation(
-                    self.mae, ctx.store.size("valid"), self.al.min_valid_size
-                ),
-                self.al.desired_acc,
-                ctx.n_train(),
-                self.al.max_train_set_size,
-                int(self.md.steps.min()),
-                self.al.max_MD_steps,
-                self.e_mae_mev,
-                self.al.desired_acc_energy,
-                self.prospective_mae(),
-                self.al.prospective_window > 0,
-            )
+            reason = self._stop_reason()
+            if reason and self.mae_on_subset:  # confirm on the whole set
+                self._evaluate()
+                reason = self._stop_reason()
             if reason:
                 break
             # MD first: labels submitted at the last check compute meanwhile.
@@ -168,6 +159,35 @@ class ActiveLearning(LoopState):
         return reason
 
     # --------------------------------------------------------------- pieces
+    def _stop_reason(self) -> str | None:
+        ctx = self.ctx
+        return al_stop(
+            enough_validation(
+                self.mae, ctx.store.size("valid"), self.al.min_valid_size
+            ),
+            self.al.desired_acc,
+            ctx.n_train(),
+            self.al.max_train_set_size,
+            int(self.md.steps.min()),
+            self.al.max_MD_steps,
+            self.e_mae_mev,
+            self.al.desired_acc_energy,
+            self.prospective_mae(),
+            self.al.prospective_window > 0,
+        )
+
+    def _chunk_validation(self) -> list:
+        """The validation frames of a training chunk (al.valid_subset_size)."""
+        valid = self.ctx.store.get("valid")
+        size = self.al.valid_subset_size
+        self.mae_on_subset = self.al.replay.value == "random_subset" and 0 < size < len(
+            valid
+        )
+        if not self.mae_on_subset:
+            return valid
+        rng = np.random.default_rng(self.epochs)
+        return [valid[i] for i in sorted(rng.choice(len(valid), size, replace=False))]
+
     @timed("selection")
     def _check(self) -> int:
         """Offer each running trajectory to the selection rule; return labels sent."""
@@ -350,7 +370,7 @@ class ActiveLearning(LoopState):
         epochs = min(self.al.intermediate_epochs_al, self.pending_epochs)
         records = ctx.ensemble.train(
             self._train_sets(),
-            ctx.store.get("valid"),
+            self._chunk_validation(),
             epochs,
             phase="al",
             on_epoch=train_logger(ctx, "al"),
@@ -378,6 +398,7 @@ class ActiveLearning(LoopState):
 
     @timed("evaluation")
     def _evaluate(self) -> None:
+        self.mae_on_subset = False
         metrics = self.ctx.ensemble.evaluate(self.ctx.store.get("valid"))
         self.mae = float(metrics["mean"]["f_mae"])
         self.e_mae_mev = 1000.0 * float(metrics["mean"]["e_mae_per_atom"])

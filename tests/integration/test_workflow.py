@@ -298,3 +298,22 @@ def test_pax_al_extends_an_earlier_runs_datasets(finished_run, tmp_path):
     assert len(given_valid) == old.size("valid")
     assert new.size("train") > sum(old.size(s) for s in old.splits if s != "valid")
     assert any(e["phase"] == "al" for e in events(new_dir, "sampling"))
+
+
+def test_random_subset_replay_and_validation_run_end_to_end(tmp_path):
+    """al.replay=random_subset with al.valid_subset_size (aims-PAX's replay)."""
+    run_dir = tmp_path / "replay"
+    proc = run_pax(
+        run_dir,
+        "al.replay=random_subset",
+        "al.train_subset_size=4",
+        "al.valid_subset_size=1",
+        "al.valid_ratio=0.3",
+        "al.max_train_set_size=10",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {(e["phase"], e["event"]) for e in events(run_dir, "phase")} >= {
+        ("al", "end")
+    }
+    summary = json.loads((run_dir / "results" / "summary.json").read_text())
+    assert summary["n_valid"] >= 2  # validated on a subset of a larger set
