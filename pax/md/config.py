@@ -15,6 +15,7 @@ class Integrator(str, Enum):
     langevin = "langevin"
     nve = "nve"
     isomtk = "isomtk"
+    mtk = "mtk"
     npt = "npt"
 
 
@@ -127,6 +128,7 @@ class MDConfig:
         if self.driving_force == DrivingForce.foundation and self.integrator in (
             Integrator.npt,
             Integrator.isomtk,
+            Integrator.mtk,
         ):
             raise ConfigError(
                 "md.driving_force", "foundation", "runs langevin or nve, not NPT"

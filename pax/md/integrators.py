@@ -8,8 +8,8 @@ previous one):
 - langevin: BAOAB (Leimkuhler and Matthews), B(dt/2) A(dt/2) O(dt) A(dt/2) B(dt/2),
   with O the exact Ornstein-Uhlenbeck update v <- c1 v + sqrt(1 - c1²) sqrt(kT/m) ξ,
   c1 = exp(-friction dt). Its configurational sampling error is O(dt²) small.
-- isomtk: isotropic Martyna-Tobias-Klein NPT with Nose-Hoover chains, as
-  ase.md.nose_hoover_chain.IsotropicMTKNPT (pax.md.mtk).
+- isomtk, mtk: Martyna-Tobias-Klein NPT with Nose-Hoover chains, isotropic or
+  full cell, as ase.md.nose_hoover_chain.IsotropicMTKNPT and MTKNPT (pax.md.mtk).
 - npt: ase.md.nptberendsen.NPTBerendsen's isotropic Berendsen thermostat and
   barostat ahead of a velocity Verlet step; the pressure comes from the stress of
   the previous force evaluation (ASE evaluates the forces once more after the
@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from pax.md.config import Integrator
-from pax.md.mtk import isomtk
+from pax.md.mtk import isomtk, mtk
 from pax.md.quantities import ACCEL, FS, GPA, per_system_sum, remove_com_velocity
 from pax.md.state import MDState
 
@@ -224,5 +224,6 @@ INTEGRATORS: dict[Integrator, Step] = {
     Integrator.langevin: langevin,
     Integrator.npt: npt,
     Integrator.isomtk: isomtk,
+    Integrator.mtk: mtk,
 }
 """The integrator of each `md.integrator` value."""

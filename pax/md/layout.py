@@ -146,7 +146,8 @@ def check_system(atoms: Atoms, cfg: MDConfig, index: int) -> None:
             a periodic direction with a zero lattice vector.
     """
     pbc = np.asarray(atoms.pbc, dtype=bool)
-    if cfg.integrator in (Integrator.npt, Integrator.isomtk) and not pbc.all():
+    npt = (Integrator.npt, Integrator.isomtk, Integrator.mtk)
+    if cfg.integrator in npt and not pbc.all():
         raise ConfigError(
             "md.integrator",
             cfg.integrator.value,

@@ -1,15 +1,17 @@
-"""Isotropic Martyna-Tobias-Klein NPT (md.integrator=isomtk), batched.
+"""Martyna-Tobias-Klein NPT, batched: isotropic (isomtk) and full cell (mtk).
 
-The scheme of ase.md.nose_hoover_chain.IsotropicMTKNPT (Martyna, Tobias and
-Klein, J. Chem. Phys. 101, 4177 (1994)): Nose-Hoover chains of CHAIN links on
-the particles (time constant md.thermostat_time_fs) and on the volume
-(md.barostat_time_fs), fourth-order Suzuki-Yoshida steps for the chains, the
-cell scaled as cell0 exp(eps). One force (and stress) evaluation per step: the
+The schemes of ase.md.nose_hoover_chain.IsotropicMTKNPT and MTKNPT (Martyna,
+Tobias and Klein, J. Chem. Phys. 101, 4177 (1994)): Nose-Hoover chains of
+CHAIN links on the particles (time constant md.thermostat_time_fs) and on the
+cell (md.barostat_time_fs), fourth-order Suzuki-Yoshida steps for the chains.
+isomtk scales the cell as cell0 exp(eps); mtk moves all nine cell components
+with the cell momenta p_g. One force (and stress) evaluation per step: the
 first half of a step uses those of the previous one. Computed in ASE's units
 (momenta m v, time in ASE units) so it follows ASE to rounding.
 
 Per trajectory the chain variables live in MDState.mtk, one row of WIDTH values:
-eps, p_eps, eta[CHAIN], p_eta[CHAIN], xi[CHAIN], p_xi[CHAIN], cell0 (9 values).
+eps, p_eps, eta[CHAIN], p_eta[CHAIN], xi[CHAIN], p_xi[CHAIN], cell0 (9 values),
+p_g (9 values).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ CHAIN = 3
 EPS, P_EPS = 0, 1
 ETA, P_ETA, XI, P_XI = (slice(2 + k * CHAIN, 2 + (k + 1) * CHAIN) for k in range(4))
 CELL0 = slice(2 + 4 * CHAIN, 2 + 4 * CHAIN + 9)
-WIDTH = CELL0.stop
+P_G = slice(CELL0.stop, CELL0.stop + 9)
+WIDTH = P_G.stop
 
 SUZUKI_YOSHIDA = (
     1 / (2 - 2 ** (1 / 3)),
@@ -52,20 +55,23 @@ def exprel(x: torch.Tensor) -> torch.Tensor:
 class _System:
     """Constants of each trajectory's MTK step (N,), in ASE units."""
 
-    def __init__(self, state) -> None:
+    def __init__(self, state, full: bool = False) -> None:
         lay = state.layout
+        self.full = full
         self.batch = lay.batch
         self.n = (lay.ptr[1:] - lay.ptr[:-1]).to(torch.float64)  # atoms
         self.kT = KB * lay.temperature_K  # eV
         tdamp = lay.thermostat_time_fs * FS
         pdamp = lay.barostat_time_fs * FS
         self.dt = lay.dt_sys_fs * FS
-        self.W = (3 * self.n + 3) * self.kT * pdamp**2
+        cell_dof = 9
+        self.W = (self.n + 1 if full else 3 * self.n + 3) * self.kT * pdamp**2
         links = torch.ones(CHAIN, dtype=torch.float64, device=self.n.device)
         self.Q = (self.kT * tdamp**2)[:, None] * links
         self.Q[:, 0] *= 3 * self.n
         self.R = (self.kT * pdamp**2)[:, None] * links
-        self.R[:, 0] *= 9
+        self.R[:, 0] *= cell_dof
+        self.cell_dof = cell_dof
         self.p_ext = lay.pressure_GPa * GPA  # eV/Å³
         self.m = lay.masses_amu[:, None]
 
@@ -107,16 +113,23 @@ def _particle_chain(c: _System, mtk, p, delta) -> torch.Tensor:
 
 
 def _volume_chain(c: _System, mtk, delta) -> None:
-    """exp(iL_NHC-baro delta) on p_eps (in mtk, in place)."""
+    """exp(iL_NHC-baro delta) on p_eps (isomtk) or p_g (mtk), in mtk in place."""
     xi, p_xi = mtk[:, XI], mtk[:, P_XI].clone()
-    p_eps = mtk[:, P_EPS].clone()
+    p_cell = (mtk[:, P_G] if c.full else mtk[:, P_EPS : P_EPS + 1]).clone()
+    shift = c.cell_dof * c.kT if c.full else c.kT
     for weight in SUZUKI_YOSHIDA:
         d = weight * delta
-        _sweep(p_xi, c.R, c.kT, p_eps.square() / c.W - c.kT, BACKWARD, d)
+        g0 = p_cell.square().sum(-1) / c.W - shift
+        _sweep(p_xi, c.R, c.kT, g0, BACKWARD, d)
         xi = xi + d[:, None] * p_xi / c.R
-        p_eps = p_eps * torch.exp(-d * p_xi[:, 0] / c.R[:, 0])
-        _sweep(p_xi, c.R, c.kT, p_eps.square() / c.W - c.kT, FORWARD, d)
-    mtk[:, XI], mtk[:, P_XI], mtk[:, P_EPS] = xi, p_xi, p_eps
+        p_cell = p_cell * torch.exp(-d * p_xi[:, 0] / c.R[:, 0])[:, None]
+        g0 = p_cell.square().sum(-1) / c.W - shift
+        _sweep(p_xi, c.R, c.kT, g0, FORWARD, d)
+    mtk[:, XI], mtk[:, P_XI] = xi, p_xi
+    if c.full:
+        mtk[:, P_G] = p_cell
+    else:
+        mtk[:, P_EPS] = p_cell[:, 0]
 
 
 def _volume(mtk) -> torch.Tensor:
@@ -169,3 +182,73 @@ def isomtk(state, systems: torch.Tensor) -> Iterator[None]:
     _volume_chain(c, mtk, half)
     state.velocities = torch.where(atoms, p * FS / c.m, state.velocities)
     state.mtk = torch.where(rows, mtk, state.mtk)
+
+
+def _kick_cell(c: _System, mtk, p, stress, cell, delta) -> None:
+    """exp(iL_g,2 delta): p_g += delta G (mtk), G from the stress and momenta."""
+    volume = torch.linalg.det(cell).abs().clamp_min(1e-12)  # (N,) Å³
+    mvv = per_system_sum(
+        (p.unsqueeze(-1) * p.unsqueeze(-2)) / c.m.unsqueeze(-1), c.batch, len(c.n)
+    )  # (N, 3, 3) eV
+    sigma = -(stress - mvv / volume[:, None, None])  # ASE: -stress, ideal gas in
+    eye = torch.eye(3, dtype=torch.float64, device=cell.device)
+    kinetic = c.twice_kinetic(p) / (3 * c.n)
+    g = volume[:, None, None] * (sigma - c.p_ext[:, None, None] * eye)
+    g = g + kinetic[:, None, None] * eye
+    mtk[:, P_G] += (delta[:, None, None] * g).reshape(-1, 9)
+
+
+def _eig_p_g(mtk):
+    p_g = mtk[:, P_G].reshape(-1, 3, 3)
+    return torch.linalg.eigh(0.5 * (p_g + p_g.transpose(-1, -2)))
+
+
+def _kick_particles_full(c: _System, mtk, p, forces, delta) -> torch.Tensor:
+    """exp(iL_2 delta) on the momenta, in the eigenbasis of p_g."""
+    lam, u = _eig_p_g(mtk)  # (N, 3), (N, 3, 3)
+    trace = mtk[:, P_G].reshape(-1, 3, 3).diagonal(dim1=-2, dim2=-1).sum(-1)
+    kappa = lam + (trace / (3 * c.n))[:, None]
+    x = (-kappa * delta[:, None] / c.W[:, None])[c.batch]  # (A, 3)
+    ub = u[c.batch]  # (A, 3, 3)
+    y = torch.einsum("ai,aij->aj", p, ub)
+    f = torch.einsum("ai,aij->aj", forces, ub)
+    sol = y * torch.exp(x) + delta[c.batch, None] * f * exprel(x)
+    return torch.einsum("aj,aij->ai", sol, ub)
+
+
+def mtk(state, systems: torch.Tensor) -> Iterator[None]:
+    """One full-cell MTK step of the trajectories in systems ((N,) bool)."""
+    c = _System(state, full=True)
+    atoms = systems[c.batch][:, None]
+    rows = systems[:, None]
+    chains = state.mtk.clone()
+    p = c.m * state.velocities / FS
+    half = c.dt / 2
+    _volume_chain(c, chains, half)
+    p = _particle_chain(c, chains, p, half)
+    _kick_cell(c, chains, p, state.stress, state.cell_A, half)
+    p = _kick_particles_full(c, chains, p, state.forces, half)
+    lam, u = _eig_p_g(chains)
+    grow = lam * (c.dt / c.W)[:, None]  # (N, 3)
+    ub = u[c.batch]
+    x = torch.einsum("ai,aij->aj", state.positions_A, ub)
+    y = torch.einsum("ai,aij->aj", p, ub)
+    sol = (
+        x * torch.exp(grow)[c.batch]
+        + y * (c.dt[c.batch, None] / c.m) * exprel(grow)[c.batch]
+    )
+    q = torch.einsum("aj,aij->ai", sol, ub)
+    cell = torch.einsum("nkj,nj,nlj->nkl", state.cell_A @ u, torch.exp(grow), u)
+    state.positions_A = torch.where(atoms, q, state.positions_A)
+    state.velocities = torch.where(atoms, p * FS / c.m, state.velocities)
+    state.cell_A = torch.where(rows[:, :, None], cell, state.cell_A)
+    state.mtk = torch.where(rows, chains, state.mtk)
+    yield
+    chains = state.mtk.clone()
+    p = c.m * state.velocities / FS
+    p = _kick_particles_full(c, chains, p, state.forces, half)
+    _kick_cell(c, chains, p, state.stress, state.cell_A, half)
+    p = _particle_chain(c, chains, p, half)
+    _volume_chain(c, chains, half)
+    state.velocities = torch.where(atoms, p * FS / c.m, state.velocities)
+    state.mtk = torch.where(rows, chains, state.mtk)
