@@ -340,14 +340,7 @@ def _md(t: Translation, md: dict) -> None:
     if ensemble == "npt":
         barostat = str(md.get("barostat", "berendsen")).lower()
         if barostat in ("isomtk", "mtk"):
-            t.set("md", "integrator", "isomtk")
-            if barostat == "mtk":
-                t.skip(
-                    "MD",
-                    "barostat",
-                    "mtk",
-                    "pax's MTK is isotropic (md.integrator=isomtk is set)",
-                )
+            t.set("md", "integrator", barostat)
             for key, pax_key in (
                 ("tdamp", "thermostat_time_fs"),
                 ("pdamp", "barostat_time_fs"),
