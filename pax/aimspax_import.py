@@ -223,13 +223,16 @@ def _one(t: Translation, section: str, key: str, value, idg: dict, al: dict) -> 
             )
     elif key == "mol_idxs":
         t.set("al", "uncertainty", "max_atomic_or_intermol_sd")
-        t.skip(
-            section,
-            key,
-            value,
-            "pax finds the molecules from the bond graph; "
-            "al.uncertainty=max_atomic_or_intermol_sd set",
-        )
+        if isinstance(value, list) and all(isinstance(m, list) for m in value):
+            t.presets.setdefault("system", {})["_base"] = "system_schema"
+            t.set("system", "molecules", value)
+        else:
+            t.skip(
+                section,
+                key,
+                value,
+                "per-system index lists: pax finds the molecules from the bond graph",
+            )
     elif key == "converge_al":
         converge = (
             "none"
@@ -436,6 +439,14 @@ def write_presets(t: Translation, out: Path, name: str) -> list[Path]:
     """One <out>/<group>/<name>.yaml per group; returns the files written."""
     written = []
     bases = {"al": "aims_pax", "md": "langevin", "mlff": "mace_small"}
+    if "system" in t.presets and "geometry" not in t.presets["system"]:
+        t.skip(
+            "MISC",
+            "path_to_geometry",
+            None,
+            "the system preset needs "
+            "system.geometry=<your geometry> on the command line",
+        )
     for group, values in sorted(t.presets.items()):
         if group == "run":
             continue

@@ -32,6 +32,13 @@ class Committee:
     molecule: Tensor | None = None
     """(A,) int64 molecule of each atom, numbered across the batch; None: each
     system is one molecule."""
+    positions: Tensor | None = None
+    """(A, 3) Å, for torques; None: torques are not measured (zero)."""
+    masses: Tensor | None = None
+    """(A,) amu, for the molecules' centres of mass."""
+    cells: Tensor | None = None
+    """(B, 3, 3) Å with pbc (B, 3) bool: minimum-image distances within molecules."""
+    pbc: Tensor | None = None
 
     @cached_property
     def atomic_sd(self) -> Tensor:
@@ -90,6 +97,54 @@ def intermol_force_sd(c: Committee) -> Tensor:
     return zeros.scatter_reduce(0, system, sd, "amax", include_self=True)
 
 
+def intermol_torque_sd(c: Committee) -> Tensor:
+    """(B,) largest committee SD of a molecule's torque about its centre of mass, eV.
+
+    The spread of what rotates a molecule as a whole (aims-PAX's intermolecular
+    uncertainty counts forces; torques are pax's addition); zero without positions
+    and for a system of one molecule whose members' forces exert no net torque.
+    """
+    if c.positions is None or c.masses is None:
+        return c.energies.new_zeros(c.n_systems)
+    import torch
+
+    molecule = c.molecule if c.molecule is not None else c.batch
+    n_mol = int(molecule.max()) + 1
+    index = torch.arange(molecule.numel(), device=molecule.device)
+    first = index.new_full((n_mol,), molecule.numel())
+    first = first.scatter_reduce(0, molecule, index, "amin")  # (M,) first atom
+    arm = c.positions - c.positions[first[molecule]]  # (A, 3) Å from a molecule atom
+    if c.cells is not None and c.pbc is not None:
+        arm = _minimum_image(arm, c.cells[c.batch], c.pbc[c.batch])
+    m = c.masses.unsqueeze(-1)
+    total_mass = c.masses.new_zeros(n_mol).index_add_(0, molecule, c.masses)
+    com = c.positions.new_zeros(n_mol, 3).index_add_(0, molecule, m * arm)
+    arm = arm - (com / total_mass.unsqueeze(-1))[molecule]  # (A, 3) from the COM
+    k = c.forces.shape[0]
+    torque = arm.unsqueeze(0).cross(c.forces, dim=-1)  # (K, A, 3) eV
+    totals = c.forces.new_zeros(k, n_mol, 3).index_add_(1, molecule, torque)
+    dev = totals - totals.mean(0, keepdim=True)
+    sd = dev.square().mean(dim=(0, 2)).sqrt()  # (M,) eV
+    system = molecule.new_zeros(n_mol).scatter_reduce(
+        0, molecule, c.batch, "amax", include_self=False
+    )
+    return sd.new_zeros(c.n_systems).scatter_reduce(
+        0, system, sd, "amax", include_self=True
+    )
+
+
+def _minimum_image(d: Tensor, cells: Tensor, pbc: Tensor) -> Tensor:
+    """Displacements (A, 3) reduced to the nearest image along periodic axes."""
+    import torch
+
+    periodic = pbc.any(-1)[:, None, None]
+    eye = torch.eye(3, dtype=cells.dtype, device=cells.device)
+    cells = torch.where(periodic, cells, eye)  # molecules in vacuum: no images
+    frac = (d.unsqueeze(1) @ torch.linalg.inv(cells)).squeeze(1)  # (A, 3)
+    frac = frac - frac.round() * pbc.to(frac.dtype)
+    return (frac.unsqueeze(1) @ cells).squeeze(1)
+
+
 def max_atomic_or_intermol_sd(c: Committee) -> Tensor:
     """(B,) the larger of max_atomic_sd and intermol_force_sd, eV/Å."""
     return max_atomic_sd(c).maximum(intermol_force_sd(c))
@@ -100,6 +155,7 @@ MEASURES: dict[str, Callable[[Committee], Tensor]] = {
     "mean_atomic_sd": mean_atomic_sd,
     "energy_sd_per_atom": energy_sd_per_atom,
     "intermol_force_sd": intermol_force_sd,
+    "intermol_torque_sd": intermol_torque_sd,
     "max_atomic_or_intermol_sd": max_atomic_or_intermol_sd,
 }
 """Measures `al.uncertainty` may name; each gives one value per system."""

@@ -215,8 +215,16 @@ class BatchedMD:
                 self.models, self._graph(sub), False, self.dtype, self.max_batch_atoms
             )
             self._members_key = sub.key
-        molecule = self.state.layout.molecule[sub.atoms]
-        stats = committee_stats(self._members, sub.batch, sub.n_systems, molecule)
+        lay = self.state.layout
+        geometry = {
+            "positions": self.state.positions_A[sub.atoms],
+            "masses": lay.masses_amu[sub.atoms],
+            "cells": self.state.cell_A[sub.systems],
+            "pbc": lay.pbc[sub.systems],
+        }
+        stats = committee_stats(
+            self._members, sub.batch, sub.n_systems, lay.molecule[sub.atoms], geometry
+        )
         atomic = stats["atomic_sd"].cpu().numpy()
         ptr = sub.ptr.cpu().numpy()
         for j, i in enumerate(sub.systems.tolist()):

@@ -192,6 +192,7 @@ def committee_stats(
     batch: torch.Tensor,
     n_systems: int,
     molecule: torch.Tensor | None = None,
+    geometry: dict | None = None,
 ) -> dict:
     """Every uncertainty measure of pax.al.uncertainty, per system.
 
@@ -200,10 +201,19 @@ def committee_stats(
         batch: (A,) system of each atom.
         n_systems: B.
         molecule: (A,) molecule of each atom (None: one per system).
+        geometry: positions (A, 3) Å, masses (A,) amu, cells (B, 3, 3) Å and
+            pbc (B, 3), for the torque measure (None: torques are zero).
 
     Returns:
         Tensors: atomic_sd (A,) eV/Å, energy_sd (B,) eV and one (B,) tensor per
         name in pax.al.uncertainty.MEASURES.
     """
-    committee = Committee(outputs.forces, outputs.energy_eV, batch, n_systems, molecule)
+    committee = Committee(
+        outputs.forces,
+        outputs.energy_eV,
+        batch,
+        n_systems,
+        molecule,
+        **(geometry or {}),
+    )
     return committee_uncertainty(committee)

@@ -11,7 +11,13 @@ BOND_FACTOR = 1.2
 
 
 def molecule_ids(atoms: Atoms) -> np.ndarray:
-    """(n_atoms,) int64 molecule index of each atom, 0-based, in order of first atom."""
+    """(n_atoms,) int64 molecule index of each atom, 0-based, in order of first atom.
+
+    Given ones (atoms.info["molecule_ids"], from system.molecules) win.
+    """
+    given = atoms.info.get("molecule_ids")
+    if given is not None and len(given) == len(atoms):
+        return np.asarray(given, dtype=np.int64)
     from ase.neighborlist import NeighborList, natural_cutoffs
     from scipy.sparse.csgraph import connected_components
 

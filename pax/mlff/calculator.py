@@ -59,6 +59,10 @@ class EnsembleCalculator(Calculator):
             torch.zeros(len(forces[0]), dtype=torch.int64),
             1,
             torch.from_numpy(molecule_ids(self.atoms)),
+            torch.from_numpy(self.atoms.positions),
+            torch.from_numpy(self.atoms.get_masses()),
+            torch.from_numpy(self.atoms.cell.array[None]),
+            torch.from_numpy(self.atoms.pbc[None]),
         )
         for name, value in committee_uncertainty(committee).items():
             if value.shape == (1,):

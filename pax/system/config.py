@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pax.errors import ConfigError
 from pax.paths import resolve_path
@@ -22,6 +22,9 @@ class SystemConfig:
     """Spin multiplicity 2S+1 of the system."""
     min_distance_A: float = 0.5
     """Refuse geometries with two atoms closer than this (Å)."""
+    molecules: list[list[int]] = field(default_factory=list)
+    """Atom indices of each molecule (aims-PAX's mol_idxs), for the intermolecular
+    uncertainty; empty: molecules are the connected parts of the bond graph."""
 
     def __post_init__(self) -> None:
         path = resolve_path(self.geometry)

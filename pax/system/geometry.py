@@ -20,8 +20,41 @@ def load_systems(cfg) -> list[Atoms]:
     A file gives one system (its first frame); a folder gives one per geometry
     file inside it, sorted by name.
     """
-    atoms = _load(cfg.geometry, cfg.min_distance_A)
-    return [a.copy() for a in atoms]
+    atoms = [a.copy() for a in _load(cfg.geometry, cfg.min_distance_A)]
+    if cfg.molecules:
+        if len(atoms) != 1:
+            raise ConfigError(
+                "system.molecules", "...", "needs one geometry file, not a folder"
+            )
+        atoms[0].info["molecule_ids"] = molecule_partition(cfg.molecules, len(atoms[0]))
+    return atoms
+
+
+def molecule_partition(molecules: list[list[int]], n_atoms: int) -> np.ndarray:
+    """(n_atoms,) molecule of each atom from index lists that cover each atom once.
+
+    Raises:
+        ConfigError: naming system.molecules when an atom is missing, repeated or
+            out of range.
+    """
+    ids = np.full(n_atoms, -1, dtype=np.int64)
+    for k, members in enumerate(molecules):
+        for i in members:
+            if not 0 <= int(i) < n_atoms or ids[int(i)] >= 0:
+                raise ConfigError(
+                    "system.molecules",
+                    list(map(list, molecules)),
+                    f"atom {i} is out of range or in two molecules",
+                )
+            ids[int(i)] = k
+    missing = np.flatnonzero(ids < 0)
+    if missing.size:
+        raise ConfigError(
+            "system.molecules",
+            "...",
+            f"atoms {missing[:5].tolist()} are in no molecule",
+        )
+    return ids
 
 
 @lru_cache(maxsize=32)

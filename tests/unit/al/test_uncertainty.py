@@ -99,3 +99,57 @@ def test_molecules_of_a_water_dimer():
     other.translate([3.0, 0, 0])
     np.testing.assert_array_equal(molecule_ids(one + other), [0, 0, 0, 1, 1, 1])
     np.testing.assert_array_equal(molecule_ids(molecule("CH3CH2OH")), [0] * 9)
+
+
+def test_intermolecular_torque_matches_numpy():
+    """Torques about each molecule's centre of mass, across a periodic boundary."""
+    rng = np.random.default_rng(3)
+    positions = rng.uniform(0, 2, size=(6, 3))
+    positions[3:] += [5.0, 0, 0]
+    masses = rng.uniform(1, 16, size=6)
+    forces = rng.normal(size=(4, 6, 3))
+    molecule = np.array([0, 0, 0, 1, 1, 1])
+    c = Committee(
+        torch.from_numpy(forces),
+        torch.zeros(4, 1, dtype=torch.float64),
+        torch.zeros(6, dtype=torch.int64),
+        1,
+        torch.from_numpy(molecule),
+        torch.from_numpy(positions),
+        torch.from_numpy(masses),
+    )
+    sds = []
+    for m in (0, 1):
+        sel = molecule == m
+        com = (masses[sel, None] * positions[sel]).sum(0) / masses[sel].sum()
+        tau = np.cross(positions[sel] - com, forces[:, sel]).sum(1)  # (K, 3) eV
+        sds.append(np.sqrt(((tau - tau.mean(0)) ** 2).mean()))
+    got = MEASURES["intermol_torque_sd"](c).item()
+    assert got == pytest.approx(max(sds))
+    # the same molecules wrapped through a periodic cell of 10 Å
+    cell = np.eye(3) * 10.0
+    wrapped = positions.copy()
+    wrapped[4] -= [10.0, 0, 0]
+    c.positions, c.cells = torch.from_numpy(wrapped), torch.from_numpy(cell[None])
+    c.pbc = torch.ones(1, 3, dtype=torch.bool)
+    assert MEASURES["intermol_torque_sd"](c).item() == pytest.approx(max(sds))
+
+
+def test_given_molecules_cover_every_atom_once():
+    from pax.errors import ConfigError
+    from pax.system.geometry import molecule_partition
+
+    np.testing.assert_array_equal(molecule_partition([[0, 2], [1, 3]], 4), [0, 1, 0, 1])
+    for bad in ([[0, 1], [1, 2, 3]], [[0, 1, 2]], [[0, 1, 2, 9]]):
+        with pytest.raises(ConfigError, match="system.molecules"):
+            molecule_partition(bad, 4)
+
+
+def test_system_molecules_reach_the_md():
+    from pax.md.molecules import molecule_ids
+    from pax.system.geometry import load_systems
+    from tests.conftest import build
+
+    cfg = build(["system=water", "system.molecules=[[0],[1,2]]"])
+    (water,) = load_systems(cfg.system)
+    np.testing.assert_array_equal(molecule_ids(water), [0, 1, 1])

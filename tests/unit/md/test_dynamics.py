@@ -150,6 +150,7 @@ def test_intermolecular_uncertainty_of_a_dimer_survives_a_restore(members):
     md = BatchedMD(cfg, members, [water + other, water.copy()])
     unc = md.uncertainty()
     assert unc["intermol_force_sd"][0] > 1e-6  # two molecules
+    assert unc["intermol_torque_sd"][0] > 1e-6
     assert unc["intermol_force_sd"][1] < 1e-9  # one: its total force is zero
     again = BatchedMD(cfg, members, [water.copy(), water.copy()])
     again.load_state_dict(md.state_dict())
