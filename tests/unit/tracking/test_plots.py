@@ -58,3 +58,23 @@ def test_parity_many_points_uses_hexbin(tmp_path):
 def test_parity_rejects_mismatched_shapes(tmp_path):
     with pytest.raises(ValueError, match="pred has 3 values, ref 2"):
         plots.parity([1, 2, 3], [1, 2], tmp_path / "x.png")
+
+
+def test_analysis_plot_of_error_and_uncertainty(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for traj in range(3):
+        for step in range(0, 500, 50):
+            u = rng.uniform(0.05, 0.3)
+            rows.append(
+                {
+                    "kind": "analysis",
+                    "traj": traj,
+                    "md_step": step,
+                    "uncertainty": u,
+                    "f_mae": 0.5 * u + rng.normal(0, 0.01),
+                }
+            )
+    (path,) = plots.make_all(rows, tmp_path)
+    assert path.name == "analysis.png"
+    assert_png(path)

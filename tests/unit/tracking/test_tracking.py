@@ -175,6 +175,26 @@ def test_values_are_made_json_friendly(tmp_path, files_only_cfg):
             },
             {"time_s": 4.0, "phase/al/end": 4.0, "phase/al/labels": 3.0},
         ),
+        (
+            {
+                "kind": "analysis",
+                "time_s": 5.0,
+                "traj": 1,
+                "system": "aspirin",
+                "md_step": 200,
+                "uncertainty": 0.12,
+                "f_mae": 0.08,
+                "f_max_error": 0.4,
+            },
+            {
+                "time_s": 5.0,
+                "analysis/traj": 1.0,
+                "analysis/md_step": 200.0,
+                "analysis/uncertainty": 0.12,
+                "analysis/f_mae": 0.08,
+                "analysis/f_max_error": 0.4,
+            },
+        ),
     ],
 )
 def test_wandb_rows(row, expected):
