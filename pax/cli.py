@@ -19,8 +19,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from pax.config import PaxConfig, register_configs
-from pax.errors import ConfigError, PaxError
+from pax.config import register_configs, to_run_config
+from pax.errors import PaxError
 from pax.paths import CONF_DIR
 
 log = logging.getLogger(__name__)
@@ -31,22 +31,6 @@ T = TypeVar("T")
 
 _USER_FULL_ERROR = "PAX_USER_HYDRA_FULL_ERROR"
 """HYDRA_FULL_ERROR as the user set it, before pax set it (jobs inherit both)."""
-
-
-def to_run_config(cfg: DictConfig) -> PaxConfig:
-    """Build the validated dataclasses; ConfigError names the bad key."""
-    try:
-        obj = OmegaConf.to_object(cfg)
-    except ConfigError:
-        raise
-    except Exception as exc:  # OmegaConf wraps errors raised in __post_init__
-        cause = exc.__cause__ or exc.__context__
-        while cause is not None and not isinstance(cause, ConfigError):
-            cause = cause.__cause__ or cause.__context__
-        if cause is not None:
-            raise cause from None
-        raise
-    return obj
 
 
 def resolved_yaml(cfg: DictConfig) -> str:

@@ -173,3 +173,31 @@ def as_dict(obj: Any) -> dict:
         return value
 
     return convert(dataclasses.asdict(obj))
+
+
+def to_run_config(cfg) -> PaxConfig:
+    """Build the validated dataclasses; ConfigError names the bad key."""
+    try:
+        obj = OmegaConf.to_object(cfg)
+    except ConfigError:
+        raise
+    except Exception as exc:  # OmegaConf wraps errors raised in __post_init__
+        cause = exc.__cause__ or exc.__context__
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise cause from None
+        raise
+    return obj
+
+
+def compose(overrides: list[str]) -> PaxConfig:
+    """The PaxConfig of pax's presets with these Hydra overrides (no Hydra run)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from pax.paths import CONF_DIR
+
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        return to_run_config(hydra_compose(config_name="config", overrides=overrides))

@@ -15,3 +15,20 @@ class ConfigError(PaxError, ValueError):
     def __init__(self, key: str, value: Any, reason: str) -> None:
         self.key, self.value, self.reason = key, value, reason
         super().__init__(f"{key}={value!r}: {reason}")
+
+
+def coerce_enums(obj: Any, group: str, fields: dict[str, type]) -> None:
+    """Turn plain strings in obj's Enum fields into members (built in Python).
+
+    Raises:
+        ConfigError: naming group.field and the choices for an unknown value.
+    """
+    for key, enum in fields.items():
+        value = getattr(obj, key)
+        if isinstance(value, enum):
+            continue
+        try:
+            setattr(obj, key, enum(value))
+        except ValueError:
+            choices = "|".join(e.value for e in enum)
+            raise ConfigError(f"{group}.{key}", value, f"choose {choices}") from None

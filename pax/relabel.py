@@ -18,23 +18,10 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from pax.config import compose
 from pax.errors import PaxError
 
 PROGRESS_EVERY_S = 10.0
-
-
-def compose(overrides: list[str]):
-    """The PaxConfig of pax's presets with these Hydra overrides."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    from pax.cli import to_run_config
-    from pax.config import register_configs
-    from pax.paths import CONF_DIR
-
-    register_configs()
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        return to_run_config(hydra_compose(config_name="config", overrides=overrides))
 
 
 def relabel(frames: list[Atoms], cfg, run_dir: Path) -> list:

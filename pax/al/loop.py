@@ -14,6 +14,7 @@ import time
 import numpy as np
 from ase import Atoms
 
+from pax.al.analysis import log_analysis, send_analysis
 from pax.al.config import FullQueue
 from pax.al.context import Context
 from pax.al.decisions import al_stop, enough_validation
@@ -21,13 +22,13 @@ from pax.al.labels import store_label
 from pax.al.loop_state import LoopState
 from pax.al.pretrained import foundation_driver
 from pax.al.records import (
-    log_analysis,
     log_calibration,
     log_md,
+    log_progress,
     log_sampling,
     train_logger,
 )
-from pax.al.replay import random_subset_sets
+from pax.al.replay import random_subset_sets, validation_subset
 from pax.al.sanity import gated_forces, rollback_geometry
 from pax.al.selection import RULES, Candidate, LoopView, Verdict
 from pax.al.starts import al_starts, trajectory_configs
@@ -124,7 +125,7 @@ class ActiveLearning(LoopState):
                 self.quiet_steps[running] += self.al.skip_step_mlff
                 log_md(ctx, self.md, running, in_flight)
                 submitted = self._check()
-                self._analyse()
+                send_analysis(self)
             else:  # a slot may have freed for a trajectory paused at its geometry
                 submitted = self._label()
             # Right after sending labels the other trajectories explore one more
@@ -139,7 +140,7 @@ class ActiveLearning(LoopState):
             elif not running.any():
                 with ctx.budget.section("reference_wait"):
                     time.sleep(0.02)
-            self._progress()
+            log_progress(self)
             ctx.save("al", self._state(), every_s=10.0)
         self._finish_in_flight()
         ctx.save("al", self._state())
@@ -179,14 +180,9 @@ class ActiveLearning(LoopState):
     def _chunk_validation(self) -> list:
         """The validation frames of a training chunk (al.valid_subset_size)."""
         valid = self.ctx.store.get("valid")
-        size = self.al.valid_subset_size
-        self.mae_on_subset = self.al.replay.value == "random_subset" and 0 < size < len(
-            valid
-        )
-        if not self.mae_on_subset:
-            return valid
-        rng = np.random.default_rng(self.epochs)
-        return [valid[i] for i in sorted(rng.choice(len(valid), size, replace=False))]
+        chosen = validation_subset(valid, self.al, np.random.default_rng(self.epochs))
+        self.mae_on_subset = chosen is not valid
+        return chosen
 
     @timed("selection")
     def _check(self) -> int:
@@ -298,27 +294,6 @@ class ActiveLearning(LoopState):
         self.md.resume(i)  # one paused for a free slot runs again
         self.quiet_steps[i] = 0
 
-    def _analyse(self) -> None:
-        """Send due analysis geometries (al.analysis_every_steps) to free workers."""
-        every = self.al.analysis_every_steps
-        if not every:
-            return
-        unc = self.md.uncertainty()[self.al.uncertainty]
-        for i in map(int, np.flatnonzero(self.md.running)):
-            step = int(self.md.steps[i])
-            if step < self.analysed_at.get(i, 0) + every:
-                continue
-            if self.ctx.pool.in_flight >= self.ctx.max_in_flight:
-                return  # AL labels first; due ones go at a later check
-            c = self._candidate(i, float(unc[i]))
-            frame = Atoms(
-                c.atoms.numbers, c.atoms.positions, cell=c.atoms.cell, pbc=c.atoms.pbc
-            )
-            frame.info["system"] = c.key
-            ticket = self.ctx.pool.submit(frame, {"phase": "analysis", **c.record()})
-            self.predicted[ticket] = self.ctx.ensemble.predict([frame])["forces_comm"]
-            self.analysed_at[i] = step
-
     def _arrived(self, done) -> None:
         ctx = self.ctx
         if done.tag.get("phase") == "analysis":
@@ -421,17 +396,3 @@ class ActiveLearning(LoopState):
             )
         for done in ctx.pool.drain(self.al.drain_timeout_s):
             self._arrived(done)
-
-    def _progress(self) -> None:
-        ctx = self.ctx
-        ctx.tracker.progress(
-            "al",
-            n_train=ctx.n_train(),
-            threshold=self.rule.level(self.keys[0]),
-            in_flight=ctx.pool.in_flight,
-            mae=self.mae,
-            target=self.al.desired_acc,
-            e_mae=self.e_mae_mev,
-            prospective_f_mae=self.prospective_mae(),
-            md_steps=int(self.md.steps.sum()),
-        )

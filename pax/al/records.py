@@ -79,28 +79,6 @@ def log_calibration(ctx: Context, done, predicted: np.ndarray | None) -> float |
     return prospective
 
 
-def log_analysis(ctx: Context, done, predicted: np.ndarray | None) -> None:
-    """Log the "analysis" record of one analysis label: true error and uncertainty.
-
-    predicted: (n_atoms, 3) the ensemble's mean forces when the geometry was sent
-    (eV/Å); None (a label recovered after a restart) logs nothing.
-    """
-    if not done.result.ok or predicted is None:
-        return
-    diff = predicted - done.result.forces  # (n_atoms, 3) eV/Å
-    ctx.tracker.log(
-        "analysis",
-        {
-            "traj": done.tag.get("traj"),
-            "system": done.tag.get("system"),
-            "md_step": done.tag.get("md_step"),
-            "uncertainty": done.tag.get("uncertainty"),
-            "f_mae": float(np.abs(diff).mean()),
-            "f_max_error": float(np.linalg.norm(diff, axis=1).max()),
-        },
-    )
-
-
 def log_md(ctx: Context, md, running: np.ndarray, in_flight: int) -> None:
     """One "md" record of the AL loop.
 
@@ -134,3 +112,19 @@ def train_logger(ctx: Context, phase: str) -> Callable[[dict], None]:
         )
 
     return log_train
+
+
+def log_progress(loop) -> None:
+    """Update the live display with the AL loop's state."""
+    ctx = loop.ctx
+    ctx.tracker.progress(
+        "al",
+        n_train=ctx.n_train(),
+        threshold=loop.rule.level(loop.keys[0]),
+        in_flight=ctx.pool.in_flight,
+        mae=loop.mae,
+        target=loop.al.desired_acc,
+        e_mae=loop.e_mae_mev,
+        prospective_f_mae=loop.prospective_mae(),
+        md_steps=int(loop.md.steps.sum()),
+    )

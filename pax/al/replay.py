@@ -30,3 +30,15 @@ def random_subset_sets(
             old = [old[j] for j in rng.choice(len(old), size, replace=False)]
         out.append(new + old)
     return out
+
+
+def validation_subset(valid: list[Atoms], al, rng: np.random.Generator) -> list[Atoms]:
+    """The validation frames of one AL training chunk (al.valid_subset_size).
+
+    With replay=random_subset and 0 < valid_subset_size < len(valid), that many
+    frames drawn by rng (in their order); otherwise valid itself.
+    """
+    size = al.valid_subset_size
+    if al.replay.value != "random_subset" or not 0 < size < len(valid):
+        return valid
+    return [valid[i] for i in sorted(rng.choice(len(valid), size, replace=False))]

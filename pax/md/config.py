@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from pax.errors import ConfigError
+from pax.errors import ConfigError, coerce_enums
 
 
 class Integrator(str, Enum):
@@ -92,14 +92,9 @@ class MDConfig:
     which also reads a <name>.md.yaml beside the geometry."""
 
     def __post_init__(self) -> None:
-        for key, enum in (("integrator", Integrator), ("driving_force", DrivingForce)):
-            value = getattr(self, key)
-            if not isinstance(value, enum):
-                try:
-                    setattr(self, key, enum(value))
-                except ValueError:
-                    choices = "|".join(e.value for e in enum)
-                    raise ConfigError(f"md.{key}", value, f"choose {choices}") from None
+        coerce_enums(
+            self, "md", {"integrator": Integrator, "driving_force": DrivingForce}
+        )
         for key in (
             "temperature_K",
             "timestep_fs",

@@ -152,12 +152,3 @@ def build_model(cfg: MLFFConfig, stats: ModelStats, seed: int) -> torch.nn.Modul
             atomic_inter_shift=stats.shift,
         )
     return model.to(dtype)
-
-
-def new_model(cfg: MLFFConfig, stats: ModelStats, seed: int) -> torch.nn.Module:
-    """A member's starting model: drawn from `seed`, or the foundation model."""
-    if cfg.init.value == "finetune":
-        from pax.mlff.foundation import member_model
-
-        return member_model(cfg, stats, seed)
-    return build_model(cfg, stats, seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from pax.errors import ConfigError
+from pax.errors import ConfigError, coerce_enums
 
 
 class Dtype(str, Enum):
@@ -87,14 +87,7 @@ class FinetuneConfig:
     the committee disagrees from the start (identical copies have no spread)."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.method, FinetuneMethod):
-            try:
-                self.method = FinetuneMethod(self.method)
-            except ValueError:
-                choices = "|".join(e.value for e in FinetuneMethod)
-                raise ConfigError(
-                    "mlff.finetune.method", self.method, f"choose {choices}"
-                ) from None
+        coerce_enums(self, "mlff.finetune", {"method": FinetuneMethod})
         if self.lora_rank < 1:
             raise ConfigError("mlff.finetune.lora_rank", self.lora_rank, "must be >= 1")
         if self.lora_alpha <= 0:
@@ -201,7 +194,19 @@ class MLFFConfig:
     """Validate every this many epochs."""
 
     def __post_init__(self) -> None:
-        self._coerce_enums()
+        coerce_enums(
+            self,
+            "mlff",
+            {
+                "default_dtype": Dtype,
+                "device": Device,
+                "optimizer": Optimizer,
+                "scheduler": Scheduler,
+                "e0s": E0Source,
+                "init": Init,
+                "periodic_loss": PeriodicLoss,
+            },
+        )
         if self.ensemble_size < 2:
             raise ConfigError(
                 "mlff.ensemble_size",
@@ -258,24 +263,3 @@ class MLFFConfig:
             raise ConfigError("mlff.e0s", "foundation", "needs mlff.init=finetune")
         if isinstance(self.finetune, dict):
             self.finetune = FinetuneConfig(**self.finetune)
-
-    def _coerce_enums(self) -> None:
-        """Accept plain strings for Enum fields when built directly in Python."""
-        for key, enum in (
-            ("default_dtype", Dtype),
-            ("device", Device),
-            ("optimizer", Optimizer),
-            ("scheduler", Scheduler),
-            ("e0s", E0Source),
-            ("init", Init),
-            ("periodic_loss", PeriodicLoss),
-        ):
-            value = getattr(self, key)
-            if not isinstance(value, enum):
-                try:
-                    setattr(self, key, enum(value))
-                except ValueError:
-                    choices = "|".join(e.value for e in enum)
-                    raise ConfigError(
-                        f"mlff.{key}", value, f"choose {choices}"
-                    ) from None

@@ -13,11 +13,12 @@ from mace.tools import AtomicNumberTable
 
 from pax.errors import PaxError
 from pax.mlff import checkpoint
-from pax.mlff.build import DTYPES, ModelStats, dataset_stats, new_model
+from pax.mlff.build import DTYPES, ModelStats, dataset_stats
 from pax.mlff.config import Device, Init, MLFFConfig
 from pax.mlff.fast_product import use_element_contractions
+from pax.mlff.foundation import adapted_config, foundation_stats, starting_model
 from pax.mlff.graphs import GraphCache, geometry_key, torch_dtype
-from pax.mlff.metrics import energy_spread_per_atom, error_metrics
+from pax.mlff.metrics import energy_spread_per_atom, error_metrics, reference_arrays
 from pax.mlff.offsets import refit_offsets, set_fingerprint
 from pax.mlff.predict import committee_predict
 from pax.mlff.train import (
@@ -104,8 +105,6 @@ class Ensemble:
             | {int(z) for z in atomic_numbers}
         )
         if cfg.init == Init.finetune:
-            from pax.mlff.foundation import adapted_config, foundation_stats
-
             cfg = adapted_config(cfg)
             stats = foundation_stats(cfg, zs, e0s)
         else:
@@ -125,7 +124,7 @@ class Ensemble:
         dev = resolve_device(device)
         members = []
         for k in range(cfg.ensemble_size):
-            model = new_model(cfg, stats, seed=cfg.seed + k)
+            model = starting_model(cfg, stats, seed=cfg.seed + k)
             if cfg.element_contraction:
                 use_element_contractions(model)
             members.append(make_member(cfg, model, seed=cfg.seed + k, device=dev))
@@ -387,18 +386,6 @@ def split_sets(train_sets: TrainSets, n_members: int) -> list[list[Atoms]]:
             "(give one per member or one shared list)"
         )
     return sets
-
-
-def reference_arrays(
-    atoms_list: Sequence[Atoms],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """REF energies (N,) eV, forces (n_atoms_total, 3) eV/Å and atom counts (N,)."""
-    try:
-        ref_e = np.array([float(a.info["REF_energy"]) for a in atoms_list])
-        ref_f = np.concatenate([np.asarray(a.arrays["REF_forces"]) for a in atoms_list])
-    except KeyError as exc:
-        raise PaxError(f"validation structures need labels: missing {exc}") from None
-    return ref_e, ref_f, np.array([len(a) for a in atoms_list])
 
 
 def _is_plateau(member: Member) -> bool:

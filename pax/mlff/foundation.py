@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from pax.errors import ConfigError
-from pax.mlff.build import DTYPES, ModelStats
+from pax.mlff.build import DTYPES, ModelStats, build_model
 from pax.mlff.config import E0Source, FinetuneMethod, MLFFConfig
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,13 @@ def foundation_stats(
         shift=shift,
         scale=scale,
     )
+
+
+def starting_model(cfg: MLFFConfig, stats: ModelStats, seed: int) -> torch.nn.Module:
+    """A member's starting model: drawn from `seed`, or the foundation model."""
+    if cfg.init.value == "finetune":
+        return member_model(cfg, stats, seed)
+    return build_model(cfg, stats, seed)
 
 
 def member_model(cfg: MLFFConfig, stats: ModelStats, seed: int) -> torch.nn.Module:

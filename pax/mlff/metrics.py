@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from ase import Atoms
 from ase.data import chemical_symbols
+
+from pax.errors import PaxError
 
 
 def error_metrics(
@@ -74,3 +79,15 @@ def per_element_force_errors(
             "n_atoms": int(len(d)),
         }
     return out
+
+
+def reference_arrays(
+    atoms_list: Sequence[Atoms],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """REF energies (N,) eV, forces (n_atoms_total, 3) eV/Å and atom counts (N,)."""
+    try:
+        ref_e = np.array([float(a.info["REF_energy"]) for a in atoms_list])
+        ref_f = np.concatenate([np.asarray(a.arrays["REF_forces"]) for a in atoms_list])
+    except KeyError as exc:
+        raise PaxError(f"validation structures need labels: missing {exc}") from None
+    return ref_e, ref_f, np.array([len(a) for a in atoms_list])

@@ -9,36 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from pax.fileio import atomic_write
+from pax.tracking.analysis_plot import analysis
+from pax.tracking.figures import Records, new_figure, of_kind, save_png
 
 log = logging.getLogger(__name__)
-
-Records = Sequence[dict[str, Any]]
-
-
-def _of(records: Records, kind: str) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("kind") == kind]
-
-
-def _figure(
-    n_rows: int = 1, width: float = 6.4, n_cols: int = 1
-) -> tuple[Figure, list[Any]]:
-    fig = Figure(figsize=(width, 3.2 * n_rows), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    return fig, list(axes.ravel())
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    return atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
 
 
 def _phase_marks(ax: Any, rows: list[dict[str, Any]], x: str) -> None:
@@ -70,8 +49,8 @@ def learning_curves(
     Returns:
         path.
     """
-    rows = [r for r in _of(records, "train") if "epoch_total" in r or "epoch" in r]
-    fig, (ax_mae, ax_loss) = _figure(2)
+    rows = [r for r in of_kind(records, "train") if "epoch_total" in r or "epoch" in r]
+    fig, (ax_mae, ax_loss) = new_figure(2)
     members: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         members[str(r.get("member", "mean"))].append(r)
@@ -100,7 +79,7 @@ def learning_curves(
     ax_mae.set(ylabel="validation force MAE (eV/Å)", yscale="log")
     ax_loss.set(xlabel="epoch (all phases)", ylabel="train loss", yscale="log")
     ax_mae.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def uncertainty_traces(records: Records, path: Path, max_traj: int = 12) -> Path:
@@ -114,8 +93,8 @@ def uncertainty_traces(records: Records, path: Path, max_traj: int = 12) -> Path
     Returns:
         path.
     """
-    rows = _of(records, "uncertainty")
-    fig, (ax,) = _figure(1, width=7.5)
+    rows = of_kind(records, "uncertainty")
+    fig, (ax,) = new_figure(1, width=7.5)
     by_traj: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_traj[r.get("traj", 0)].append(r)
@@ -154,46 +133,7 @@ def uncertainty_traces(records: Records, path: Path, max_traj: int = 12) -> Path
         )
     ax.set(xlabel="MD step of the trajectory", ylabel="uncertainty (eV/Å)")
     ax.legend(fontsize=7, ncol=3)
-    return _save(fig, path)
-
-
-def analysis(records: Records, path: Path, max_traj: int = 8) -> Path:
-    """Analysis mode: true force error and uncertainty along each trajectory.
-
-    Left: force MAE against the reference (solid) and the uncertainty (dashed)
-    against MD step, per trajectory; right: error against uncertainty, with
-    their Pearson and Spearman correlations.
-    """
-    rows = [r for r in _of(records, "analysis") if r.get("uncertainty") is not None]
-    fig, (left, right) = _figure(1, width=11, n_cols=2)
-    by_traj: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        by_traj[r.get("traj", 0)].append(r)
-    for k, traj in enumerate(sorted(by_traj, key=str)[:max_traj]):
-        trows = sorted(by_traj[traj], key=lambda r: r["md_step"])
-        steps = [r["md_step"] for r in trows]
-        left.plot(
-            steps, [r["f_mae"] for r in trows], color=f"C{k}", label=f"traj {traj}"
-        )
-        left.plot(steps, [r["uncertainty"] for r in trows], color=f"C{k}", ls="--")
-    left.set(
-        xlabel="MD step of the trajectory",
-        ylabel="eV/Å",
-        title="force MAE vs reference (solid), uncertainty (dashed)",
-    )
-    left.legend(fontsize=7, ncol=2)
-    x = np.array([r["uncertainty"] for r in rows], dtype=float)
-    y = np.array([r["f_mae"] for r in rows], dtype=float)
-    right.scatter(x, y, s=12)
-    title = f"{len(rows)} analysis labels"
-    if len(rows) > 2 and x.std() > 0 and y.std() > 0:
-        pearson = float(np.corrcoef(x, y)[0, 1])
-        ranks = np.corrcoef(np.argsort(np.argsort(x)), np.argsort(np.argsort(y)))
-        title += f": Pearson r {pearson:.2f}, Spearman {float(ranks[0, 1]):.2f}"
-    right.set(
-        xlabel="uncertainty (eV/Å)", ylabel="force MAE vs reference (eV/Å)", title=title
-    )
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def dataset_growth(records: Records, path: Path) -> Path:
@@ -206,9 +146,11 @@ def dataset_growth(records: Records, path: Path) -> Path:
     Returns:
         path.
     """
-    rows = [r for r in _of(records, "sampling") if r.get("n_train") is not None]
-    rows = rows or [r for r in _of(records, "train") if r.get("n_train") is not None]
-    fig, (ax,) = _figure(1)
+    rows = [r for r in of_kind(records, "sampling") if r.get("n_train") is not None]
+    rows = rows or [
+        r for r in of_kind(records, "train") if r.get("n_train") is not None
+    ]
+    fig, (ax,) = new_figure(1)
     minutes = bool(rows) and rows[-1]["time_s"] > 600
     t_min = [r["time_s"] / (60 if minutes else 1) for r in rows]
     for key, label in (("n_train", "training set"), ("n_valid", "validation set")):
@@ -232,7 +174,7 @@ def dataset_growth(records: Records, path: Path) -> Path:
     _phase_marks(ax, [{**r, "t": t} for t, r in zip(t_min, rows)], "t")
     ax.set(xlabel=f"wall time ({'min' if minutes else 's'})", ylabel="labels")
     ax.legend(fontsize=7, loc="upper left")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def calibration(records: Records, path: Path) -> Path:
@@ -247,10 +189,10 @@ def calibration(records: Records, path: Path) -> Path:
     """
     rows = [
         r
-        for r in _of(records, "calibration")
+        for r in of_kind(records, "calibration")
         if r.get("predicted_uncertainty") is not None
     ]
-    fig, (ax,) = _figure(1, width=5.0)
+    fig, (ax,) = new_figure(1, width=5.0)
     u = np.array([r["predicted_uncertainty"] for r in rows], dtype=float)
     title = "calibration"
     for key, marker, label in (
@@ -270,7 +212,7 @@ def calibration(records: Records, path: Path) -> Path:
         xlabel="predicted uncertainty (eV/Å)", ylabel="force error (eV/Å)", title=title
     )
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def parity(
@@ -304,7 +246,7 @@ def parity(
         "rmse": float(np.sqrt(np.mean(err**2))) if err.size else float("nan"),
         "n": int(err.size),
     }
-    fig, (ax,) = _figure(1, width=4.8)
+    fig, (ax,) = new_figure(1, width=4.8)
     if p.size > 5000:
         ax.hexbin(r, p, gridsize=60, bins="log", mincnt=1)
     else:
@@ -319,7 +261,7 @@ def parity(
         title=f"{title} {summary}".strip(),
     )
     ax.set_aspect("equal", adjustable="datalim")
-    _save(fig, path)
+    save_png(fig, path)
     return stats
 
 
@@ -335,7 +277,7 @@ def comparison(keys: list[str], rows: list[dict[str, Any]], path: Path) -> Path:
     Returns:
         path.
     """
-    fig, (ax_curve, ax_mae, ax_labels, ax_time) = _figure(2, width=11, n_cols=2)
+    fig, (ax_curve, ax_mae, ax_labels, ax_time) = new_figure(2, width=11, n_cols=2)
     for row in rows:
         if row["curve"]:
             ax_curve.plot(*zip(*row["curve"]), lw=1.2, label=row["run"])
@@ -363,7 +305,7 @@ def comparison(keys: list[str], rows: list[dict[str, Any]], path: Path) -> Path:
             ax.bar(x, y)
             ax.set_xticks(x, names, rotation=30, ha="right", fontsize=7)
         ax.set_ylabel(label)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _is_number(value: Any) -> bool:

@@ -6,7 +6,8 @@ import pytest
 import torch
 import yaml
 
-from pax.aimspax_import import main, translate
+from pax.aimspax_import import main
+from pax.aimspax_translate import translate
 from tests.conftest import ROOT
 from tests.unit.md.helpers import tiny_mace
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from pax.al.config import ALConfig, IDGConfig
+from pax.al.config import ALConfig
+from pax.al.idg_config import IDGConfig
 from pax.errors import ConfigError
 
 
