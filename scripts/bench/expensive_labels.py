@@ -210,12 +210,13 @@ def score_way(task: dict) -> dict:
             cfg.al.pretrain.n_frames,
             seeds.seed("cheap", r),
         )
-        numbers = [int(z) for z in cheap[0].numbers]
-        base, _, _ = pretrained_ensemble(
-            mlff, cheap, e0s_of("GFN1-xTB", numbers), cfg.al.pretrain
-        )
         path = task["out"] / "models" / f"pretrained_s{r}.pt"
-        base.save(path)
+        if not path.exists():  # made once per seed
+            numbers = [int(z) for z in cheap[0].numbers]
+            base, _, _ = pretrained_ensemble(
+                mlff, cheap, e0s_of("GFN1-xTB", numbers), cfg.al.pretrain
+            )
+            base.save(path)
         cost = {"cheap_labels": len(cheap), "pretrain_s": time.time() - t0}
     if way == "finetune":
         mlff = dataclasses.replace(
@@ -242,16 +243,21 @@ def score_way(task: dict) -> dict:
 
 
 def run_tasks(tasks: list[dict], log: Path, jobs: int) -> list[dict]:
-    """Scores of every task; those already in log are taken from it, new ones added."""
-    done = {}
+    """Scores of every task at its N; scores already in log are reused.
+
+    A task whose way and seed were scored at other N before only runs the N
+    still missing (its pretrained ensemble is reused), so --ns may grow later.
+    """
+    done: dict[tuple, dict] = {}
     if log.exists():
         for line in log.read_text().splitlines():
-            row = json.loads(line)
-            done[(row["way"], row["replicate"], tuple(r["n"] for r in row["rows"]))] = (
-                row
-            )
-    ns = tuple(tasks[0]["ns"]) if tasks else ()
-    todo = [t for t in tasks if (t["way"], t["replicate"], ns) not in done]
+            _merge(done, json.loads(line))
+    todo = []
+    for t in tasks:
+        have = done.get((t["way"], t["replicate"]), {"rows": []})["rows"]
+        missing = [n for n in t["ns"] if n not in {r["n"] for r in have}]
+        if missing:
+            todo.append({**t, "ns": missing})
     with open(log, "a") as fh:
         if jobs > 1 and len(todo) > 1:
             import multiprocessing
@@ -264,13 +270,26 @@ def run_tasks(tasks: list[dict], log: Path, jobs: int) -> list[dict]:
         else:
             for t in todo:
                 _append(fh, score_way(t), done)
-    return [done[(t["way"], t["replicate"], ns)] for t in tasks]
+    out = []
+    for t in tasks:
+        entry = done[(t["way"], t["replicate"])]
+        rows = [r for r in entry["rows"] if r["n"] in t["ns"]]
+        out.append({**entry, "rows": sorted(rows, key=lambda r: r["n"])})
+    return out
+
+
+def _merge(done: dict, row: dict) -> None:
+    """Add a task's rows to those of its way and seed (costs from the first)."""
+    key = (row["way"], row["replicate"])
+    entry = done.setdefault(key, {**row, "rows": []})
+    known = {r["n"] for r in entry["rows"]}
+    entry["rows"] += [r for r in row["rows"] if r["n"] not in known]
 
 
 def _append(fh, row: dict, done: dict) -> None:
     fh.write(json.dumps(row, default=str) + "\n")
     fh.flush()
-    done[(row["way"], row["replicate"], tuple(r["n"] for r in row["rows"]))] = row
+    _merge(done, row)
 
 
 def summarise(results: list[dict], ns: list[int]) -> dict:
