@@ -337,7 +337,8 @@ def markdown(summary: dict, ns, args, s, wall_s: float, foundation_cheap: int) -
 
     lines = [
         f"Expensive labels ({args.mode}, {s['system']}, GFN2-xTB expensive, GFN1-xTB "
-        f"cheap), {args.seeds} seeds, {wall_s / 60:.0f} min on {machine()}.",
+        f"cheap), {args.seeds} seeds; this invocation {wall_s / 60:.0f} min on "
+        f"{machine()} (scores reused from tasks.jsonl not counted).",
         "",
         "Test force MAE (eV/Å, mean [95% t-interval over seeds]) against expensive labels:",
         "",
@@ -409,6 +410,7 @@ def figure(summary: dict, path: Path) -> None:
         xticks=n,
         xticklabels=[str(v) for v in n],
     )
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
