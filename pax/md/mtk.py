@@ -138,8 +138,9 @@ def _volume(mtk) -> torch.Tensor:
     return torch.linalg.det(cell0).abs() * torch.exp(3 * mtk[:, EPS])
 
 
-def _kick_volume(c: _System, mtk, p, stress, delta) -> None:
+def _kick_volume(c: _System, mtk, p, state, delta) -> None:
     """exp(iL_eps,2 delta): p_eps += delta G, with the pressure of the stress."""
+    stress = state.stress
     volume = _volume(mtk)
     kinetic = c.twice_kinetic(p)
     pressure = -torch.diagonal(stress, dim1=-2, dim2=-1).sum(-1) / 3
@@ -156,36 +157,53 @@ def _kick_particles(c: _System, mtk, p, forces, delta) -> torch.Tensor:
 def isomtk(state, systems: torch.Tensor) -> Iterator[None]:
     """One MTK step of the trajectories in systems ((N,) bool)."""
     c = _System(state)
-    atoms = systems[c.batch][:, None]
-    mtk = state.mtk.clone()
-    p = c.m * state.velocities / FS  # (A, 3) ASE momenta
-    half = c.dt / 2
-    _volume_chain(c, mtk, half)
-    p = _particle_chain(c, mtk, p, half)
-    _kick_volume(c, mtk, p, state.stress, half)
-    p = _kick_particles(c, mtk, p, state.forces, half)
-    x = (c.dt * mtk[:, P_EPS] / c.W)[c.batch, None]
+    chains = state.mtk.clone()
+    p = _first_kicks(state, c, chains, _kick_particles, _kick_volume)
+    x = (c.dt * chains[:, P_EPS] / c.W)[c.batch, None]
     q = state.positions_A * torch.exp(x) + p * (c.dt[c.batch, None] / c.m) * exprel(x)
-    mtk[:, EPS] += c.dt * mtk[:, P_EPS] / c.W
-    cell = mtk[:, CELL0].reshape(-1, 3, 3) * torch.exp(mtk[:, EPS])[:, None, None]
-    rows = systems[:, None]
-    state.positions_A = torch.where(atoms, q, state.positions_A)
-    state.velocities = torch.where(atoms, p * FS / c.m, state.velocities)
-    state.cell_A = torch.where(rows[:, :, None], cell, state.cell_A)
-    state.mtk = torch.where(rows, mtk, state.mtk)
+    chains[:, EPS] += c.dt * chains[:, P_EPS] / c.W
+    cell = chains[:, CELL0].reshape(-1, 3, 3) * torch.exp(chains[:, EPS])[:, None, None]
+    _commit(state, c, systems, chains, p, q, cell)
     yield
-    mtk = state.mtk.clone()
+    _second_half(state, c, systems, _kick_particles, _kick_volume)
+
+
+def _first_kicks(state, c: _System, chains, kick_particles, kick_cell):
+    """Chains, cell and particle half kicks before the drift; returns the momenta."""
+    half = c.dt / 2
+    p = c.m * state.velocities / FS  # (A, 3) ASE momenta
+    _volume_chain(c, chains, half)
+    p = _particle_chain(c, chains, p, half)
+    kick_cell(c, chains, p, state, half)
+    return kick_particles(c, chains, p, state.forces, half)
+
+
+def _second_half(state, c: _System, systems, kick_particles, kick_cell) -> None:
+    """The step after the new forces: kicks, then the chains, written back."""
+    half = c.dt / 2
+    chains = state.mtk.clone()
     p = c.m * state.velocities / FS
-    p = _kick_particles(c, mtk, p, state.forces, half)
-    _kick_volume(c, mtk, p, state.stress, half)
-    p = _particle_chain(c, mtk, p, half)
-    _volume_chain(c, mtk, half)
+    p = kick_particles(c, chains, p, state.forces, half)
+    kick_cell(c, chains, p, state, half)
+    p = _particle_chain(c, chains, p, half)
+    _volume_chain(c, chains, half)
+    _commit(state, c, systems, chains, p)
+
+
+def _commit(state, c: _System, systems, chains, p, q=None, cell=None) -> None:
+    """Write the stepped systems' momenta (positions, cells) and chains back."""
+    atoms, rows = systems[c.batch][:, None], systems[:, None]
+    if q is not None:
+        state.positions_A = torch.where(atoms, q, state.positions_A)
     state.velocities = torch.where(atoms, p * FS / c.m, state.velocities)
-    state.mtk = torch.where(rows, mtk, state.mtk)
+    if cell is not None:
+        state.cell_A = torch.where(rows[:, :, None], cell, state.cell_A)
+    state.mtk = torch.where(rows, chains, state.mtk)
 
 
-def _kick_cell(c: _System, mtk, p, stress, cell, delta) -> None:
+def _kick_cell(c: _System, mtk, p, state, delta) -> None:
     """exp(iL_g,2 delta): p_g += delta G (mtk), G from the stress and momenta."""
+    stress, cell = state.stress, state.cell_A
     volume = torch.linalg.det(cell).abs().clamp_min(1e-12)  # (N,) Å³
     mvv = per_system_sum(
         (p.unsqueeze(-1) * p.unsqueeze(-2)) / c.m.unsqueeze(-1), c.batch, len(c.n)
@@ -219,36 +237,17 @@ def _kick_particles_full(c: _System, mtk, p, forces, delta) -> torch.Tensor:
 def mtk(state, systems: torch.Tensor) -> Iterator[None]:
     """One full-cell MTK step of the trajectories in systems ((N,) bool)."""
     c = _System(state, full=True)
-    atoms = systems[c.batch][:, None]
-    rows = systems[:, None]
     chains = state.mtk.clone()
-    p = c.m * state.velocities / FS
-    half = c.dt / 2
-    _volume_chain(c, chains, half)
-    p = _particle_chain(c, chains, p, half)
-    _kick_cell(c, chains, p, state.stress, state.cell_A, half)
-    p = _kick_particles_full(c, chains, p, state.forces, half)
+    p = _first_kicks(state, c, chains, _kick_particles_full, _kick_cell)
     lam, u = _eig_p_g(chains)
     grow = lam * (c.dt / c.W)[:, None]  # (N, 3)
     ub = u[c.batch]
     x = torch.einsum("ai,aij->aj", state.positions_A, ub)
     y = torch.einsum("ai,aij->aj", p, ub)
-    sol = (
-        x * torch.exp(grow)[c.batch]
-        + y * (c.dt[c.batch, None] / c.m) * exprel(grow)[c.batch]
-    )
+    scale = (c.dt[c.batch, None] / c.m) * exprel(grow)[c.batch]
+    sol = x * torch.exp(grow)[c.batch] + y * scale
     q = torch.einsum("aj,aij->ai", sol, ub)
     cell = torch.einsum("nkj,nj,nlj->nkl", state.cell_A @ u, torch.exp(grow), u)
-    state.positions_A = torch.where(atoms, q, state.positions_A)
-    state.velocities = torch.where(atoms, p * FS / c.m, state.velocities)
-    state.cell_A = torch.where(rows[:, :, None], cell, state.cell_A)
-    state.mtk = torch.where(rows, chains, state.mtk)
+    _commit(state, c, systems, chains, p, q, cell)
     yield
-    chains = state.mtk.clone()
-    p = c.m * state.velocities / FS
-    p = _kick_particles_full(c, chains, p, state.forces, half)
-    _kick_cell(c, chains, p, state.stress, state.cell_A, half)
-    p = _particle_chain(c, chains, p, half)
-    _volume_chain(c, chains, half)
-    state.velocities = torch.where(atoms, p * FS / c.m, state.velocities)
-    state.mtk = torch.where(rows, chains, state.mtk)
+    _second_half(state, c, systems, _kick_particles_full, _kick_cell)
