@@ -141,17 +141,21 @@ def plain_model(cfg: MLFFConfig, stats: ModelStats, state: dict) -> torch.nn.Mod
 
 
 def freeze(model: torch.nn.Module, names: Sequence[str]) -> None:
-    """Stop gradients of the parameters under each module name (a prefix)."""
-    params = dict(model.named_parameters())
+    """Stop gradients of the parameters under each module name (a prefix).
+
+    Raises:
+        ConfigError: naming mlff.finetune.freeze when no module has that name.
+    """
+    modules = {name for name, _ in model.named_modules() if name}
     for name in names:
-        hit = [p for key, p in params.items() if key.startswith(f"{name}.")]
-        if not hit:
-            blocks = sorted({key.split(".")[0] for key in params})
+        if not any(m == name or m.startswith(f"{name}.") for m in modules):
+            blocks = sorted({m.split(".")[0] for m in modules})
             raise ConfigError(
                 "mlff.finetune.freeze", name, f"names no block; blocks: {blocks}"
             )
-        for p in hit:
-            p.requires_grad_(False)
+        for key, p in model.named_parameters():
+            if key.startswith(f"{name}."):
+                p.requires_grad_(False)
 
 
 def _redraw(readouts: torch.nn.Module) -> None:

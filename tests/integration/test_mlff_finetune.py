@@ -79,6 +79,16 @@ def test_freeze_keeps_the_named_blocks(foundation, xtb_frames):
     )
 
 
+def test_default_freeze_list_builds(foundation, xtb_frames):
+    ens = Ensemble.build(
+        finetune_cfg(foundation, method="freeze"), xtb_frames[FEW], None
+    )
+    frozen = [
+        n for n, p in ens.members[0].model.named_parameters() if not p.requires_grad
+    ]
+    assert frozen and all(n.startswith("node_embedding.") for n in frozen)
+
+
 def test_freeze_of_an_unknown_block_names_the_key(foundation, xtb_frames):
     cfg = finetune_cfg(foundation, method="freeze", freeze=["embeddings"])
     with pytest.raises(ConfigError, match="mlff.finetune.freeze.*node_embedding"):
