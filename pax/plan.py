@@ -80,7 +80,15 @@ def build_plan(cfg: PaxConfig, stage: str) -> Plan:
             f"r_max={ml.r_max} Å, interactions={ml.num_interactions}), "
             f"{ml.default_dtype.value}, device={ml.device.value}, "
             f"seeds {ml.seed}..{ml.seed + ml.ensemble_size - 1}"
-        ],
+        ]
+        + (
+            [
+                f"fine-tuned ({ml.finetune.method.value}) from {ml.foundation_model}: "
+                "its architecture and cutoff replace the ones above"
+            ]
+            if ml.init.value == "finetune"
+            else []
+        ),
         "md": [
             f"{md.integrator.value} at {md.temperature_K} K, dt {md.timestep_fs} fs, "
             f"friction {md.friction_per_fs}/fs"
@@ -93,7 +101,15 @@ def build_plan(cfg: PaxConfig, stage: str) -> Plan:
             f"stop at valid F-MAE <= "
             f"{al.desired_acc * idg.desired_acc_scale_idg:.4g} eV/Å, "
             f"{idg.max_initial_set_size} points or {idg.max_initial_epochs} epochs",
-        ],
+        ]
+        + (
+            [
+                f"pretrain first on {al.pretrain.n_frames} sampler frames labelled by "
+                f"{al.pretrain.xtb_method.value}, {al.pretrain.epochs} epochs"
+            ]
+            if al.pretrain.enabled
+            else []
+        ),
         "active learning": [
             f"{al.num_trajectories} trajectories from {al.start_from.value} at "
             f"{al.temperatures_K or md.temperature_K} K, "

@@ -82,3 +82,21 @@ def test_dry_sweep_gives_one_dir_and_config_per_job(tmp_path):
         c_x, temp = (float(kv.split("=")[1]) for kv in job.name.split(","))
         assert cfg["al"]["c_x"] == c_x and cfg["md"]["temperature_K"] == temp
         assert (job / "plan.txt").exists()
+
+
+def test_plan_names_pretraining_and_fine_tuning():
+    from pax.plan import build_plan
+    from tests.conftest import build
+
+    cfg = build(
+        [
+            "al.pretrain.enabled=true",
+            "mlff.init=finetune",
+            "mlff.foundation_model=my.model",
+            "mlff.finetune.method=lora",
+        ]
+    )
+    text = str(build_plan(cfg, "all"))
+    assert "pretrain first on 200 sampler frames labelled by GFN1-xTB" in text
+    assert "fine-tuned (lora) from my.model" in text
+    assert "while no label runs here" in text
