@@ -20,7 +20,7 @@ from pax.al.context import Context
 from pax.al.decisions import al_stop, enough_validation
 from pax.al.labels import store_label
 from pax.al.loop_state import LoopState
-from pax.al.pretrained import foundation_driver
+from pax.al.potentials import foundation_driver
 from pax.al.records import (
     log_calibration,
     log_md,

@@ -56,7 +56,7 @@ def make_calculator(cfg: PaxConfig, run_dir: Path) -> Calculator:
             verbosity=0,
         )
     if idg.sampler.value == "foundation":
-        from pax.al.pretrained import calculator, with_dispersion
+        from pax.al.potentials import calculator, with_dispersion
 
         calc = calculator(idg.foundation_model)
         if idg.dispersion:

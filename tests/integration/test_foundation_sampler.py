@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ase.build import molecule
 
-from pax.al.pretrained import calculator
+from pax.al.potentials import calculator
 from pax.al.sampler import Sampler
 from pax.errors import ConfigError
 from tests.conftest import build
