@@ -29,9 +29,9 @@ def compose(overrides=(), config_name="config"):
 
 def build(overrides=()):
     """Validated PaxConfig dataclasses for these overrides."""
-    from pax.cli import to_run_config
+    from pax.config import compose as compose_config
 
-    return to_run_config(compose(overrides))
+    return compose_config(list(overrides))
 
 
 @pytest.fixture

@@ -84,17 +84,7 @@ def intermol_force_sd(c: Committee) -> Tensor:
     is the uncertainty of the forces between molecules (aims-PAX's intermolecular
     uncertainty); zero for a system that is one molecule.
     """
-    molecule = c.molecule if c.molecule is not None else c.batch
-    n_mol = int(molecule.max()) + 1
-    k = c.forces.shape[0]
-    totals = c.forces.new_zeros(k, n_mol, 3).index_add_(1, molecule, c.forces)
-    dev = totals - totals.mean(0, keepdim=True)  # (K, M, 3) eV/Å
-    sd = dev.square().mean(dim=(0, 2)).sqrt()  # (M,) eV/Å
-    system = molecule.new_zeros(n_mol).scatter_reduce(
-        0, molecule, c.batch, "amax", include_self=False
-    )  # (M,) system of each molecule
-    zeros = sd.new_zeros(c.n_systems)
-    return zeros.scatter_reduce(0, system, sd, "amax", include_self=True)
+    return _largest_molecule_sd(c, c.forces)
 
 
 def intermol_torque_sd(c: Committee) -> Tensor:
@@ -115,34 +105,46 @@ def intermol_torque_sd(c: Committee) -> Tensor:
     first = first.scatter_reduce(0, molecule, index, "amin")  # (M,) first atom
     arm = c.positions - c.positions[first[molecule]]  # (A, 3) Å from a molecule atom
     if c.cells is not None and c.pbc is not None:
-        arm = _minimum_image(arm, c.cells[c.batch], c.pbc[c.batch])
+        arm = _minimum_image(arm, c.cells, c.pbc, c.batch)
     m = c.masses.unsqueeze(-1)
     total_mass = c.masses.new_zeros(n_mol).index_add_(0, molecule, c.masses)
     com = c.positions.new_zeros(n_mol, 3).index_add_(0, molecule, m * arm)
     arm = arm - (com / total_mass.unsqueeze(-1))[molecule]  # (A, 3) from the COM
-    k = c.forces.shape[0]
     torque = arm.unsqueeze(0).cross(c.forces, dim=-1)  # (K, A, 3) eV
-    totals = c.forces.new_zeros(k, n_mol, 3).index_add_(1, molecule, torque)
+    return _largest_molecule_sd(c, torque)
+
+
+def _largest_molecule_sd(c: Committee, per_atom: Tensor) -> Tensor:
+    """(B,) per system, the largest committee SD of a molecule's sum of per_atom.
+
+    per_atom: (K, A, 3); the SD is the RMS over members and x, y, z.
+    """
+    molecule = c.molecule if c.molecule is not None else c.batch
+    n_mol = int(molecule.max()) + 1
+    totals = per_atom.new_zeros(per_atom.shape[0], n_mol, 3)
+    totals.index_add_(1, molecule, per_atom)  # (K, M, 3)
     dev = totals - totals.mean(0, keepdim=True)
-    sd = dev.square().mean(dim=(0, 2)).sqrt()  # (M,) eV
+    sd = dev.square().mean(dim=(0, 2)).sqrt()  # (M,)
     system = molecule.new_zeros(n_mol).scatter_reduce(
         0, molecule, c.batch, "amax", include_self=False
-    )
-    return sd.new_zeros(c.n_systems).scatter_reduce(
-        0, system, sd, "amax", include_self=True
-    )
+    )  # (M,) system of each molecule
+    zeros = sd.new_zeros(c.n_systems)
+    return zeros.scatter_reduce(0, system, sd, "amax", include_self=True)
 
 
-def _minimum_image(d: Tensor, cells: Tensor, pbc: Tensor) -> Tensor:
-    """Displacements (A, 3) reduced to the nearest image along periodic axes."""
+def _minimum_image(d: Tensor, cells: Tensor, pbc: Tensor, batch: Tensor) -> Tensor:
+    """Displacements (A, 3) reduced to the nearest image along periodic axes.
+
+    cells (B, 3, 3) Å and pbc (B, 3) per system; batch (A,) the system of each atom.
+    """
     import torch
 
     periodic = pbc.any(-1)[:, None, None]
     eye = torch.eye(3, dtype=cells.dtype, device=cells.device)
     cells = torch.where(periodic, cells, eye)  # molecules in vacuum: no images
-    frac = (d.unsqueeze(1) @ torch.linalg.inv(cells)).squeeze(1)  # (A, 3)
-    frac = frac - frac.round() * pbc.to(frac.dtype)
-    return (frac.unsqueeze(1) @ cells).squeeze(1)
+    frac = (d.unsqueeze(1) @ torch.linalg.inv(cells)[batch]).squeeze(1)  # (A, 3)
+    frac = frac - frac.round() * pbc[batch].to(frac.dtype)
+    return (frac.unsqueeze(1) @ cells[batch]).squeeze(1)
 
 
 def max_atomic_or_intermol_sd(c: Committee) -> Tensor:

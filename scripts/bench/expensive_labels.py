@@ -41,7 +41,9 @@ import stats
 from ase.build import molecule
 from ase.io import read, write
 from common import ROOT, SMALL_MODEL, machine, table
-from label_efficiency import TINY_MODEL, composed, system_overrides
+from label_efficiency import TINY_MODEL, system_overrides
+
+from pax.config import compose
 
 WAYS = ("scratch", "pretrain", "finetune")
 TARGETS = (0.1, 0.05)
@@ -428,7 +430,7 @@ def main(argv=None) -> None:
     s = {**s, "ns": sorted(args.ns or s["ns"])}
     t0 = time.time()
     overrides, geometry = system_overrides(s["system"])
-    cfg = composed(
+    cfg = compose(
         [*overrides, "dft=xtb", "dft.method=GFN2", *s["model"], *s["pretrain"]]
     )
     systems = load_systems(cfg.system)

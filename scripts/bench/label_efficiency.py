@@ -22,6 +22,8 @@ import report
 from ase.io import read, write
 from common import ROOT, SMALL_MODEL
 
+from pax.config import compose
+
 TINY_MODEL = [
     "mlff.ensemble_size=2",
     "mlff.num_channels=8",
@@ -162,7 +164,7 @@ def pax_overrides(args, s) -> list[str]:
     otherwise IDG would run to max_initial_set_size and fill the whole budget.
     """
     sys_over, _ = system_overrides(s["system"])
-    idg_target = composed([*sys_over, f"dft={args.reference}", *s["model"]]).al
+    idg_target = compose([*sys_over, f"dft={args.reference}", *s["model"]]).al
     idg_scale = idg_target.desired_acc * idg_target.idg.desired_acc_scale_idg
     return [
         *sys_over,
@@ -180,24 +182,12 @@ def pax_overrides(args, s) -> list[str]:
     ]
 
 
-def composed(overrides: list[str]):
-    """The validated PaxConfig these overrides give."""
-    from hydra import compose, initialize_config_dir
-
-    from pax.cli import to_run_config
-    from pax.config import register_configs
-
-    register_configs()
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
-        return to_run_config(compose(config_name="config", overrides=overrides))
-
-
 def run_arms(args, s) -> dict:
     """Every arm for every seed; frames to out/arms/<arm>/s<r>.extxyz, costs returned."""
     base = pax_overrides(args, s)
     _, geometry = system_overrides(s["system"])
     start, n_max = read(geometry), max(s["ns"])
-    cfg = composed(base)
+    cfg = compose(base)
     variants = arms.pax_variants(args.arms, args.ablation)
     costs: dict = {}
     for r in range(s["seeds"]):
@@ -311,7 +301,7 @@ def run_scoring(args, s, costs: dict) -> dict:
 
     _, geometry = system_overrides(s["system"])
     test_paths = ensure_test_sets(args, s)
-    cfg = composed(pax_overrides(args, s))
+    cfg = compose(pax_overrides(args, s))
     from pax.dft.e0s import isolated_atom_energies
 
     numbers = sorted({int(z) for z in read(geometry).numbers})
