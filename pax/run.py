@@ -16,8 +16,15 @@ from pax.provenance import environment, yaml_header
 from pax.threads import ThreadPolicy
 from pax.tracking.timing import TimeBudget, process_start, summary_line
 
-IGNORED_ON_RESUME = ("run", "wandb", "md.save_every_steps", "md.trajectory_format")
-"""Config keys (groups or dotted keys) a resumed run may change (outputs only)."""
+IGNORED_ON_RESUME = (
+    "run",
+    "wandb",
+    "md.save_every_steps",
+    "md.trajectory_format",
+    "mlff.parallel_members",
+)
+"""Config keys (groups or dotted keys) a resumed run may change (outputs and
+execution only)."""
 
 
 def run(

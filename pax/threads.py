@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from pax.mlff.parallel import width
+
 
 class ThreadPolicy:
     """Sets torch's thread count from the number of labels in flight."""
@@ -23,6 +25,8 @@ class ThreadPolicy:
         self.max_workers = cfg.cluster.max_workers if local else 0
         self.per_worker = cfg.cluster.cores_per_worker if local else 0
         self.current: int | None = None
+        self.parallel_members = cfg.mlff.parallel_members
+        self.ensemble_size = cfg.mlff.ensemble_size
 
     def threads(self, in_flight: int) -> int:
         """Threads for the main process while `in_flight` labels are out."""
@@ -44,11 +48,15 @@ class ThreadPolicy:
     def describe(self) -> str:
         """One line for the plan."""
         if self.fixed is not None:
-            return f"main process: {self.fixed} torch thread(s) (run.torch_threads)"
-        if not self.max_workers:
-            return f"main process: {self.cores} torch thread(s)"
-        low = max(1, self.cores - self.max_workers * self.per_worker)
-        return (
-            f"main process: {self.cores} torch thread(s) while no label runs here, "
-            f"{low} while all {self.max_workers} local worker(s) compute"
-        )
+            text = f"main process: {self.fixed} torch thread(s) (run.torch_threads)"
+        elif not self.max_workers:
+            text = f"main process: {self.cores} torch thread(s)"
+        else:
+            low = max(1, self.cores - self.max_workers * self.per_worker)
+            text = (
+                f"main process: {self.cores} torch thread(s) while no label runs "
+                f"here, {low} while all {self.max_workers} local worker(s) compute"
+            )
+        most = self.threads(0)
+        at_once = width(self.parallel_members, self.ensemble_size, most)
+        return f"{text}; up to {at_once} member(s) trained at once"

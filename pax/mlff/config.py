@@ -143,6 +143,10 @@ class MLFFConfig:
     element_contraction: bool = True
     """Train and predict with the element-wise product basis (same numbers, faster;
     exported .model files are plain mace-torch either way)."""
+    parallel_members: int = 0
+    """Members trained and validated at once, each in its own thread on its share
+    of the torch threads; 0: one per torch thread (so a single thread trains them
+    one after the other, as aims-PAX does); 1: always one after the other."""
     # training
     batch_size: int = 5
     """Training batch size (structures)."""
@@ -236,6 +240,7 @@ class MLFFConfig:
             "stage_two_forces_weight",
             "warn_energy_spread",
             "scheduler_patience",
+            "parallel_members",
         ):
             if getattr(self, key) < 0:
                 raise ConfigError(f"mlff.{key}", getattr(self, key), "must be >= 0")

@@ -20,6 +20,7 @@ from pax.mlff.foundation import adapted_config, foundation_stats, starting_model
 from pax.mlff.graphs import GraphCache, geometry_key, torch_dtype
 from pax.mlff.metrics import energy_spread_per_atom, error_metrics, reference_arrays
 from pax.mlff.offsets import refit_offsets, set_fingerprint
+from pax.mlff.parallel import map_members
 from pax.mlff.predict import committee_predict
 from pax.mlff.train import (
     Losses,
@@ -175,20 +176,19 @@ class Ensemble:
                 for k in chosen
             }
             valid_batches = self._batches(valid)
+
+            def epoch_of(k: int) -> float:
+                member = self.members[k]
+                loss = train_one_epoch(
+                    member, loaders[k], self.losses, self.cfg.clip_grad, self.device
+                )
+                sync_eval_model(member)
+                return loss
+
             for epoch in range(epochs):
                 self.epoch += 1
-                losses = {
-                    k: train_one_epoch(
-                        self.members[k],
-                        loaders[k],
-                        self.losses,
-                        self.cfg.clip_grad,
-                        self.device,
-                    )
-                    for k in chosen
-                }
-                for k in chosen:
-                    sync_eval_model(self.members[k])
+                par = self.cfg.parallel_members
+                losses = dict(zip(chosen, map_members(epoch_of, chosen, par)))
                 if epoch == epochs - 1:
                     self.refit_offsets(sets, chosen, models=("eval_model",))
                 if self.epoch % self.cfg.valid_skip == 0:
@@ -220,8 +220,12 @@ class Ensemble:
             return records
         ref_e, ref_f, n_atoms = reference_arrays(valid)
         energies, forces = [], []
-        for k in chosen:
-            loss, e, f = evaluate_member(self.members[k], batches, self.losses)
+        outs = map_members(
+            lambda k: evaluate_member(self.members[k], batches, self.losses),
+            chosen,
+            self.cfg.parallel_members,
+        )
+        for k, (loss, e, f) in zip(chosen, outs):
             scheduler_step(self.members[k], loss)
             energies.append(e)
             forces.append(f)

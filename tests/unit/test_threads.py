@@ -35,3 +35,16 @@ def test_update_sets_torch_only_on_change():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_plan_says_how_many_members_train_at_once():
+    one = ThreadPolicy(build(["run.torch_threads=1", "mlff.ensemble_size=4"]))
+    assert one.describe().endswith("up to 1 member(s) trained at once")
+    two = ThreadPolicy(build(["run.torch_threads=2", "mlff.ensemble_size=4"]))
+    assert two.describe().endswith("up to 2 member(s) trained at once")
+    serial = ThreadPolicy(
+        build(
+            ["run.torch_threads=2", "mlff.ensemble_size=4", "mlff.parallel_members=1"]
+        )
+    )
+    assert serial.describe().endswith("up to 1 member(s) trained at once")
