@@ -1,15 +1,23 @@
-"""Time to accuracy: wall time and labels until the test force MAE first falls below a target.
+"""Time to accuracy: wall time and labels to a test force MAE, pax against its aims-PAX mode.
 
-Runs the experiment with al.num_trajectories=N and 2N (everything else equal),
-tracks the independent test set during the run (run.test_set, every
---test-every labels; never used for training or stopping) and reports, for each,
-the first test evaluation at or below --target: wall time since the run started
-(tracker clock, includes IDG) and labels so far. The run is stopped (Ctrl-C)
-right there; it also ends at --max-train training points. IDG keeps the default
-experiment's 1 eV/Å stop (al.desired_acc * al.idg.desired_acc_scale_idg).
+Two arms run the same task one after the other on the same machine:
 
-    python scripts/bench/time_to_accuracy.py --quick   # ethanol, small MACE (2 min; <= 15 min)
-    python scripts/bench/time_to_accuracy.py           # aspirin, default experiment
+  * pax: as it is (al=default, run.torch_threads=0, members trained at once);
+  * aims-PAX mode: al=aims_pax, one torch thread, members one after the other
+    (what aims-PAX does; --compare trajectories instead runs pax with
+    al.num_trajectories N and 2N).
+
+The task's budget is the same in both: trajectories, training-set limit,
+convergence patience and epochs, 1 reference worker, al.desired_acc = --target.
+Each run tracks the independent test set during the run (run.test_set, every
+--test-every labels; never used for training or stopping) and ends on its own
+stop (or is given up after --timeout-s). Reported per arm: wall and labels until
+the test force MAE first falls to the target (tracker clock, IDG included),
+wall, labels, stop and test errors at the run's own end, and its time budget.
+
+    python scripts/bench/time_to_accuracy.py --system copper    # EMT, 800 K, periodic (about 15 min)
+    python scripts/bench/time_to_accuracy.py --system aspirin   # xTB, the default experiment
+    python scripts/bench/time_to_accuracy.py --system ethanol   # xTB, small MACE (quick)
 """
 
 from __future__ import annotations
@@ -22,144 +30,185 @@ from pathlib import Path
 from common import (
     ROOT,
     SMALL_MODEL,
-    ensure_frames,
     events,
     first_below,
     fmt,
     machine,
     run_pax,
+    summary,
     table,
     test_curve,
 )
+from make_test_set import ensure_test_set
 
-QUICK = {
-    "system": "ethanol",
-    "model": SMALL_MODEL,
-    "trajectories": 4,
-    "target": 0.2,
-    "max_train": 80,
+from pax.tracking.timing import summary_line
+
+SYSTEMS = {
+    "copper": {
+        "overrides": ["system=copper", "dft=emt", "al.idg.sampler=aimd"],
+        "temperature_K": 800.0,
+        "reference": "emt",
+        "target": 0.05,
+        "trajectories": 4,
+        "max_train": 200,
+    },
+    "aspirin": {
+        "overrides": ["system=aspirin"],
+        "temperature_K": 500.0,
+        "reference": "xtb",
+        "target": 0.1,
+        "trajectories": 8,
+        "max_train": 100,
+    },
+    "ethanol": {
+        "overrides": ["system=ethanol", *SMALL_MODEL],
+        "temperature_K": 500.0,
+        "reference": "xtb",
+        "target": 0.1,
+        "trajectories": 4,
+        "max_train": 100,
+    },
 }
-FULL = {
-    "system": "aspirin",
-    "model": [],
-    "trajectories": 8,
-    "target": 0.1,
-    "max_train": 1000,
+MODES = {
+    "pax": ["run.torch_threads=0", "mlff.parallel_members=0"],
+    "aims-PAX mode": ["al=aims_pax", "run.torch_threads=1", "mlff.parallel_members=1"],
 }
+BUDGET = ["al.convergence_patience=10", "al.max_convergence_epochs=40"]
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="ethanol, small MACE")
+    p.add_argument("--system", choices=sorted(SYSTEMS), default="copper")
+    p.add_argument("--compare", choices=("modes", "trajectories"), default="modes")
     p.add_argument("--target", type=float, help="test force MAE target (eV/Å)")
-    p.add_argument("--trajectories", type=int, help="N: runs with N and 2N")
+    p.add_argument("--trajectories", type=int, help="al.num_trajectories (N)")
     p.add_argument("--max-train", type=int, help="al.max_train_set_size")
-    p.add_argument("--temperature-K", type=float, default=500.0)
     p.add_argument("--test-every", type=int, default=5, help="labels between tests")
+    p.add_argument("--timeout-s", type=float, default=3600.0, help="per run")
     p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="run.torch_threads (0: what the workers leave)",
+        "--out", type=Path, help="default outputs/bench/time_to_accuracy/SYSTEM"
     )
-    p.add_argument("--workers", type=int, default=1, help="cluster.max_workers")
-    p.add_argument("--timeout-s", type=float, help="per run (quick 300, else 3600)")
-    p.add_argument("--out", type=Path, default=Path("outputs/bench/time_to_accuracy"))
-    p.add_argument("overrides", nargs="*", help="extra pax overrides (both runs)")
+    p.add_argument("overrides", nargs="*", help="extra pax overrides (every arm)")
     return p.parse_args()
+
+
+def test_set(name: str, setting: dict) -> Path:
+    """The independent test set: 5 reference trajectories x 20 frames, 50 fs apart."""
+    temperature = setting["temperature_K"]
+    geometry = "copper.extxyz" if name == "copper" else f"{name}.xyz"
+    path = ROOT / f"outputs/testsets/{name}_{int(temperature)}K_tta.extxyz"
+    return ensure_test_set(
+        path,
+        ROOT / "data/systems" / geometry,
+        temperature,
+        trajectories=5,
+        frames_per_trajectory=20,
+        preset=setting["reference"],
+    )
+
+
+def arms(compare: str, n: int) -> dict[str, list[str]]:
+    """Arm name -> its own overrides."""
+    if compare == "trajectories":
+        return {
+            f"pax, {k} trajectories": [f"al.num_trajectories={k}"] for k in (n, 2 * n)
+        }
+    return {name: [*extra, f"al.num_trajectories={n}"] for name, extra in MODES.items()}
 
 
 def main() -> None:
     args = parse_args()
-    setting = dict(QUICK if args.quick else FULL)
+    setting = SYSTEMS[args.system]
     target = args.target or setting["target"]
     n = args.trajectories or setting["trajectories"]
-    max_train = args.max_train or setting["max_train"]
-    limit_s = args.timeout_s or (300 if args.quick else 3600)
-    test_path = ensure_frames(
-        Path(f"outputs/testsets/{setting['system']}_{int(args.temperature_K)}K.extxyz"),
-        Path(f"data/systems/{setting['system']}.xyz"),
-        args.temperature_K,
-        100,
-        50,
-        seed=1234,
-    )
+    out = args.out or Path(f"outputs/bench/time_to_accuracy/{args.system}")
+    test_path = test_set(args.system, setting)
     base = [
-        f"system={setting['system']}",
-        *setting["model"],
-        f"md.temperature_K={args.temperature_K}",
-        f"al.desired_acc={target / 10}",  # stopped at the test target instead
-        f"al.idg.desired_acc_scale_idg={10 / target:g}",  # IDG stops at 1 eV/Å
-        f"al.max_train_set_size={max_train}",
-        f"cluster.max_workers={args.workers}",
-        f"run.torch_threads={args.threads}",
+        *setting["overrides"],
+        f"md.temperature_K={setting['temperature_K']}",
+        f"al.desired_acc={target}",
+        f"al.max_train_set_size={args.max_train or setting['max_train']}",
+        "cluster.max_workers=1",
         f"run.test_set={test_path.relative_to(ROOT)}",
         f"run.test_every_labels={args.test_every}",
-        "al.converge=none",
-        *args.overrides,
+        *BUDGET,
     ]
     t0 = time.time()
-    rows, results = [], {}
-    for trajectories in (n, 2 * n):
-        run_dir = args.out / f"traj{trajectories}"
+    rows, budgets, results = [], [], {}
+    for name, extra in arms(args.compare, n).items():
+        run_dir = out / name.replace(" ", "_").replace(",", "")
         started = time.time()
 
-        def reached(path: Path, started: float = started) -> bool:
-            late = time.time() - started > limit_s  # give up: "not reached"
-            return late or first_below(test_curve(path), target) is not None
+        def given_up(path: Path, started: float = started) -> bool:
+            return time.time() - started > args.timeout_s
 
         wall = run_pax(
             run_dir,
-            [*base, f"al.num_trajectories={trajectories}"],
-            timeout_s=limit_s + 120,
-            stop_when=reached,
+            [*base, *extra, *args.overrides],
+            timeout_s=args.timeout_s + 120,
+            stop_when=given_up,
         )
         curve = test_curve(ROOT / run_dir)
         hit = first_below(curve, target)
         labels = [r for r in events(ROOT / run_dir, "sampling") if r.get("split")]
         idg = sum(r.get("phase") == "idg" for r in labels)
-        results[trajectories] = {"hit": hit, "curve": curve, "process_wall_s": wall}
+        done = (ROOT / run_dir / "results" / "summary.json").exists()
+        end = summary(ROOT / run_dir) if done else {}
+        test = end.get("test", {})
+        results[name] = {"hit": hit, "curve": curve, "wall_s": wall, "summary": end}
+        best = min(test.get("members", [{}]), key=lambda m: m.get("f_mae", 9e9))
         rows.append(
             [
-                trajectories,
+                name,
                 fmt(hit and hit["time_s"], ".0f"),
                 fmt(hit and hit["n_labels"], "d"),
-                fmt(hit and hit["phase"], "s"),
-                f"{idg} + {len(labels) - idg}",
-                f"{min(r['test_f_mae'] for r in curve):.3f}" if curve else "–",
                 f"{wall:.0f}",
+                f"{idg} + {len(labels) - idg}",
+                end.get("stop_reason", "given up"),
+                fmt(test.get("mean", {}).get("f_mae")),
+                fmt(best.get("f_mae")),
+                fmt(
+                    test.get("mean", {}).get("e_mae_per_atom")
+                    and 1000 * test["mean"]["e_mae_per_atom"],
+                    ".1f",
+                ),
             ]
         )
+        budget = end.get("time_budget")
+        budgets.append([name, summary_line(budget) if budget else "–"])
         print(
-            f"num_trajectories={trajectories}: reached at "
-            f"{fmt(hit and hit['time_s'], '.0f')} s",
+            f"{name}: target reached at {fmt(hit and hit['time_s'], '.0f')} s",
             flush=True,
         )
     text = "\n\n".join(
         [
-            f"time to accuracy: {setting['system']} at {args.temperature_K:.0f} K, "
-            f"GFN2-xTB, target test F-MAE {target} eV/Å "
-            f"(test set {test_path.relative_to(ROOT)}, checked every {args.test_every} "
-            f"labels), {args.workers} worker(s), each run given up after {limit_s:.0f} s; machine: {machine()}; "
+            f"time to accuracy: {args.system} at {setting['temperature_K']:.0f} K, "
+            f"reference {setting['reference']}, target test F-MAE {target} eV/Å "
+            f"(test set {test_path.relative_to(ROOT)}, checked every "
+            f"{args.test_every} labels), {n} trajectories, 1 worker, each run given "
+            f"up after {args.timeout_s:.0f} s; machine: {machine()}; "
             f"total {time.time() - t0:.0f} s",
             table(
                 [
-                    "al.num_trajectories",
+                    "arm",
                     "wall to target (s)",
                     "labels to target",
-                    "phase",
-                    "labels IDG + AL (whole run)",
-                    "best test F-MAE",
-                    "process wall (s)",
+                    "wall to own stop (s)",
+                    "labels IDG + AL",
+                    "stop",
+                    "test F-MAE, mean (eV/Å)",
+                    "best member",
+                    "test E-MAE (meV/atom)",
                 ],
                 rows,
             ),
+            table(["arm", "time budget of the whole process"], budgets),
         ]
     )
     print(text)
-    out = ROOT / args.out
-    (out / "result.md").write_text(text + "\n")
-    (out / "result.json").write_text(json.dumps(results, indent=1, default=str))
+    (ROOT / out).mkdir(parents=True, exist_ok=True)
+    (ROOT / out / "result.md").write_text(text + "\n")
+    (ROOT / out / "result.json").write_text(json.dumps(results, indent=1, default=str))
 
 
 if __name__ == "__main__":
