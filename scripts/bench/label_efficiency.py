@@ -106,7 +106,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--jobs", type=int, default=1, help="arms and seeds scored in parallel"
     )
-    p.add_argument("--arms", nargs="+", default=list(arms.ARMS), choices=arms.ARMS)
+    p.add_argument(
+        "--arms",
+        nargs="*",
+        default=list(arms.ARMS),
+        choices=arms.ARMS,
+        help="built-in arms to run (none: only the --ablation arms)",
+    )
     p.add_argument(
         "--ablation",
         action="append",
@@ -115,6 +121,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="a pax arm with one setting changed, e.g. cx=al.c_x=0.2",
     )
     p.add_argument("--phase", choices=["all", "arms", "score"], default="all")
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score every arm again (default: keep scores of out/result.json)",
+    )
     p.add_argument("--out", type=Path, default=Path("outputs/bench/label_efficiency"))
     p.add_argument(
         "--testsets", type=Path, help="test-set folder (default: out/../testsets)"
@@ -189,7 +200,8 @@ def run_arms(args, s) -> dict:
     start, n_max = read(geometry), max(s["ns"])
     cfg = compose(base)
     variants = arms.pax_variants(args.arms, args.ablation)
-    costs: dict = {}
+    costs_path = args.out / "arms" / "costs.json"
+    costs: dict = json.loads(costs_path.read_text()) if costs_path.exists() else {}
     for r in range(s["seeds"]):
         for name, extra in variants.items():
             run_dir = args.out / "runs" / f"{name}_s{r}"
@@ -198,7 +210,7 @@ def run_arms(args, s) -> dict:
             )
             save(args.out, name, r, frames[:n_max], cost, costs)
         pax_dir = args.out / "runs" / f"pax_s{r}"
-        pax_cost = costs.get("pax", {}).get(r)
+        pax_cost = costs.get("pax", {}).get(str(r))
         if "uniform" in args.arms:
             save(
                 args.out,
@@ -248,7 +260,7 @@ def run_arms(args, s) -> dict:
                 ),
                 costs,
             )
-    (args.out / "arms" / "costs.json").write_text(json.dumps(costs, indent=1))
+    costs_path.write_text(json.dumps(costs, indent=1))
     return costs
 
 
@@ -260,11 +272,11 @@ def timed(fn, *args):
 
 
 def save(out: Path, arm: str, r: int, frames, cost: dict, costs: dict) -> None:
-    """Write one arm's frames and record its cost."""
+    """Write one arm's frames and record its cost (arms run earlier are kept)."""
     path = out / "arms" / arm / f"s{r}.extxyz"
     path.parent.mkdir(parents=True, exist_ok=True)
     write(str(path), frames, format="extxyz")
-    costs.setdefault(arm, {})[r] = cost
+    costs.setdefault(arm, {})[str(r)] = cost
     print(f"arm {arm} seed {r}: {len(frames)} frames, {cost}", flush=True)
 
 
@@ -325,7 +337,12 @@ def run_scoring(args, s, costs: dict) -> dict:
         for arm, by_seed in costs.items()
         for r in sorted(by_seed, key=int)
     }
-    results: dict = {}
+    results = earlier_scores(args.out, s) if not args.rescore else {}
+    tasks = {
+        key: task
+        for key, task in tasks.items()
+        if key[1] not in results.get(key[0], {})
+    }
     with ProcessPoolExecutor(
         args.jobs, mp_context=multiprocessing.get_context("spawn")
     ) as pool:
@@ -341,6 +358,22 @@ def run_scoring(args, s, costs: dict) -> dict:
                 flush=True,
             )
     return results
+
+
+def earlier_scores(out: Path, s: dict) -> dict:
+    """Scores in out/result.json made with this scoring protocol (arm -> seed -> score).
+
+    An arm-seed scored there is not scored again (its frames file is the same
+    unless its arm was run again: then pass --rescore).
+    """
+    path = out / "result.json"
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    keys = ("ns", "epochs", "min_grad_steps", "score_members", "stability_steps")
+    if any(old["setting"].get(k) != s[k] for k in keys):
+        return {}
+    return old.get("scored", {})
 
 
 def main(argv=None) -> None:

@@ -51,16 +51,18 @@ def summarise(scored: dict, costs: dict, run_K: float, targets) -> dict:
         entry["stability_steps"] = runs[0]["steps"] if runs else 0
         entry["cost"] = cost_summary(costs.get(arm, {}), by_seed)
         out["arms"][arm] = entry
-    if "pax" in scored:
-        _, pax = curves(scored["pax"], "f_mae", run_K)
-        for arm in ("uniform", "equal_cost"):
-            if arm in scored:
-                ns, other = curves(scored[arm], "f_mae", run_K)
-                k = min(pax.shape[1], other.shape[1])
-                out["ratios"][f"{arm}/pax"] = {
-                    str(t): stats.ratio_interval(ns[:k], other[:, :k], pax[:, :k], t)
-                    for t in targets
-                }
+    ablations = [a for a in scored if a.startswith("ablation_")]
+    pairs = [("uniform", "pax"), ("equal_cost", "pax")]
+    pairs += [("uniform", a) for a in ablations]
+    for arm, ours in pairs:
+        if arm in scored and ours in scored:
+            _, mine = curves(scored[ours], "f_mae", run_K)
+            ns, other = curves(scored[arm], "f_mae", run_K)
+            k = min(mine.shape[1], other.shape[1])
+            out["ratios"][f"{arm}/{ours}"] = {
+                str(t): stats.ratio_interval(ns[:k], other[:, :k], mine[:, :k], t)
+                for t in targets
+            }
     return out
 
 
