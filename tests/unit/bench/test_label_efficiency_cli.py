@@ -20,9 +20,7 @@ def test_earlier_scores_are_kept_only_for_the_same_protocol(tmp_path):
     args = label_efficiency.parse_args(["--quick", "--out", str(tmp_path)])
     s = label_efficiency.setting(args)
     scored = {"uniform": {"0": {"rows": []}}}
-    (tmp_path / "result.json").write_text(
-        json.dumps({"setting": s, "scored": scored})
-    )
+    (tmp_path / "result.json").write_text(json.dumps({"setting": s, "scored": scored}))
     assert label_efficiency.earlier_scores(tmp_path, s) == scored
     longer = {**s, "epochs": s["epochs"] + 1}
     assert label_efficiency.earlier_scores(tmp_path, longer) == {}
