@@ -58,6 +58,10 @@ class SanityConfig:
     bond_factor: float = 1.25
     """Atoms within this times the sum of covalent radii are bonded; 0 disables
     the bond-graph check (use 0 for reactive systems)."""
+    bonds_in_periodic: bool = False
+    """Check the bond graph of periodic cells too; off by default: in metals,
+    liquids and crystals atoms change neighbours thermally (fcc copper at 800 K
+    crosses 1.25 x its covalent distance all the time)."""
     max_force: float = 20.0
     """Largest predicted atomic force norm allowed, eV/Å."""
     max_energy_per_atom: float = 1.0

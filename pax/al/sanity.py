@@ -1,7 +1,8 @@
 """Physical-sanity gate: is a geometry worth a reference calculation?
 
 AL asks `unphysical(...)` before it sends a geometry to the reference. A geometry
-with fused atoms, a bond graph that differs from its trajectory's start, or a
+with fused atoms, a bond graph that differs from its trajectory's start (not
+checked in periodic cells unless al.sanity.bonds_in_periodic), or a
 predicted force or energy far outside what the system can reach is rejected with
 a reason; it is never labelled (so never lands in validation) and its trajectory
 rolls back.
@@ -58,7 +59,8 @@ def unphysical(
     if cfg.fused_fraction > 0 and ratio.min() < cfg.fused_fraction:
         i, j = np.unravel_index(np.argmin(ratio), ratio.shape)
         return f"fused atoms {i} and {j} at {d[i, j]:.2f} Å"
-    if cfg.bond_factor > 0 and len(atoms) == len(start):
+    molecular = cfg.bonds_in_periodic or not atoms.pbc.any()
+    if cfg.bond_factor > 0 and len(atoms) == len(start) and molecular:
         now = bond_graph(atoms, cfg.bond_factor)
         before = bond_graph(start, cfg.bond_factor)
         if now != before:

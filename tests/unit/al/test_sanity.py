@@ -113,3 +113,15 @@ def test_rollback_goes_to_the_start_when_the_checkpoint_broke_a_bond(ethanol):
     assert not back.get_momenta().any()  # new velocities at the restart
     off = rollback_geometry(broken, ethanol, SanityConfig(enabled=False))
     np.testing.assert_allclose(off.positions, broken.positions)  # gate off: as before
+
+
+def test_periodic_cells_keep_their_bond_graph_unchecked_unless_asked():
+    from ase.build import bulk
+
+    start = bulk("Cu", cubic=True) * (2, 2, 2)
+    hot = start.copy()
+    hot.positions[0] += [0.6, 0.0, 0.0]  # a first-shell pair beyond 1.25 x 2.64 Å
+    assert bond_graph(hot, 1.25) != bond_graph(start, 1.25)
+    assert unphysical(hot, start, ON) is None
+    asked = SanityConfig(enabled=True, bonds_in_periodic=True)
+    assert "bond graph changed" in unphysical(hot, start, asked)
