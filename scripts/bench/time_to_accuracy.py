@@ -80,6 +80,11 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--system", choices=sorted(SYSTEMS), default="copper")
     p.add_argument("--compare", choices=("modes", "trajectories"), default="modes")
+    p.add_argument(
+        "--arms",
+        nargs="+",
+        help="run only these arms; the others are kept from out/result.json",
+    )
     p.add_argument("--target", type=float, help="test force MAE target (eV/Å)")
     p.add_argument("--trajectories", type=int, help="al.num_trajectories (N)")
     p.add_argument("--max-train", type=int, help="al.max_train_set_size")
@@ -116,12 +121,54 @@ def arms(compare: str, n: int) -> dict[str, list[str]]:
     return {name: [*extra, f"al.num_trajectories={n}"] for name, extra in MODES.items()}
 
 
+def row(name: str, res: dict) -> tuple[list[str], list[str]]:
+    """Table row and time-budget row of one arm's result."""
+    hit, end = res["hit"], res["summary"]
+    test = end.get("test", {})
+    best = min(test.get("members", [{}]), key=lambda m: m.get("f_mae", 9e9))
+    e_mae = test.get("mean", {}).get("e_mae_per_atom")
+    budget = end.get("time_budget")
+    return [
+        name,
+        fmt(hit and hit["time_s"], ".0f"),
+        fmt(hit and hit["n_labels"], "d"),
+        f"{res['wall_s']:.0f}",
+        f"{res['labels_idg']} + {res['labels_al']}",
+        end.get("stop_reason", "given up"),
+        fmt(test.get("mean", {}).get("f_mae")),
+        fmt(best.get("f_mae")),
+        fmt(e_mae and 1000 * e_mae, ".1f"),
+    ], [name, summary_line(budget) if budget else "–"]
+
+
+def run_arm(run_dir: Path, overrides: list[str], target: float, timeout_s: float):
+    """Run one arm to its own stop (or give up); its result."""
+    started = time.time()
+
+    def given_up(path: Path) -> bool:
+        return time.time() - started > timeout_s
+
+    wall = run_pax(run_dir, overrides, timeout_s=timeout_s + 120, stop_when=given_up)
+    curve = test_curve(ROOT / run_dir)
+    labels = [r for r in events(ROOT / run_dir, "sampling") if r.get("split")]
+    idg = sum(r.get("phase") == "idg" for r in labels)
+    done = (ROOT / run_dir / "results" / "summary.json").exists()
+    return {
+        "hit": first_below(curve, target),
+        "curve": curve,
+        "wall_s": wall,
+        "labels_idg": idg,
+        "labels_al": len(labels) - idg,
+        "summary": summary(ROOT / run_dir) if done else {},
+    }
+
+
 def main() -> None:
     args = parse_args()
     setting = SYSTEMS[args.system]
     target = args.target or setting["target"]
     n = args.trajectories or setting["trajectories"]
-    out = args.out or Path(f"outputs/bench/time_to_accuracy/{args.system}")
+    out = ROOT / (args.out or Path(f"outputs/bench/time_to_accuracy/{args.system}"))
     test_path = test_set(args.system, setting)
     base = [
         *setting["overrides"],
@@ -134,52 +181,22 @@ def main() -> None:
         *BUDGET,
     ]
     t0 = time.time()
-    rows, budgets, results = [], [], {}
-    for name, extra in arms(args.compare, n).items():
+    every = arms(args.compare, n)
+    chosen = args.arms or list(every)
+    unknown = set(chosen) - set(every)
+    if unknown:
+        raise SystemExit(f"--arms {sorted(unknown)}: choose from {list(every)}")
+    earlier = out / "result.json"
+    results = json.loads(earlier.read_text()) if earlier.exists() and args.arms else {}
+    for name in chosen:
         run_dir = out / name.replace(" ", "_").replace(",", "")
-        started = time.time()
-
-        def given_up(path: Path, started: float = started) -> bool:
-            return time.time() - started > args.timeout_s
-
-        wall = run_pax(
-            run_dir,
-            [*base, *extra, *args.overrides],
-            timeout_s=args.timeout_s + 120,
-            stop_when=given_up,
-        )
-        curve = test_curve(ROOT / run_dir)
-        hit = first_below(curve, target)
-        labels = [r for r in events(ROOT / run_dir, "sampling") if r.get("split")]
-        idg = sum(r.get("phase") == "idg" for r in labels)
-        done = (ROOT / run_dir / "results" / "summary.json").exists()
-        end = summary(ROOT / run_dir) if done else {}
-        test = end.get("test", {})
-        results[name] = {"hit": hit, "curve": curve, "wall_s": wall, "summary": end}
-        best = min(test.get("members", [{}]), key=lambda m: m.get("f_mae", 9e9))
-        rows.append(
-            [
-                name,
-                fmt(hit and hit["time_s"], ".0f"),
-                fmt(hit and hit["n_labels"], "d"),
-                f"{wall:.0f}",
-                f"{idg} + {len(labels) - idg}",
-                end.get("stop_reason", "given up"),
-                fmt(test.get("mean", {}).get("f_mae")),
-                fmt(best.get("f_mae")),
-                fmt(
-                    test.get("mean", {}).get("e_mae_per_atom")
-                    and 1000 * test["mean"]["e_mae_per_atom"],
-                    ".1f",
-                ),
-            ]
-        )
-        budget = end.get("time_budget")
-        budgets.append([name, summary_line(budget) if budget else "–"])
-        print(
-            f"{name}: target reached at {fmt(hit and hit['time_s'], '.0f')} s",
-            flush=True,
-        )
+        overrides = [*base, *every[name], *args.overrides]
+        results[name] = run_arm(run_dir, overrides, target, args.timeout_s)
+        hit = results[name]["hit"]
+        print(f"{name}: target reached at {fmt(hit and hit['time_s'], '.0f')} s")
+    rows, budgets = zip(
+        *(row(name, results[name]) for name in every if name in results)
+    )
     text = "\n\n".join(
         [
             f"time to accuracy: {args.system} at {setting['temperature_K']:.0f} K, "
@@ -187,7 +204,7 @@ def main() -> None:
             f"(test set {test_path.relative_to(ROOT)}, checked every "
             f"{args.test_every} labels), {n} trajectories, 1 worker, each run given "
             f"up after {args.timeout_s:.0f} s; machine: {machine()}; "
-            f"total {time.time() - t0:.0f} s",
+            f"this invocation {time.time() - t0:.0f} s, arms run: {', '.join(chosen)}",
             table(
                 [
                     "arm",
@@ -200,15 +217,15 @@ def main() -> None:
                     "best member",
                     "test E-MAE (meV/atom)",
                 ],
-                rows,
+                list(rows),
             ),
-            table(["arm", "time budget of the whole process"], budgets),
+            table(["arm", "time budget of the whole process"], list(budgets)),
         ]
     )
     print(text)
-    (ROOT / out).mkdir(parents=True, exist_ok=True)
-    (ROOT / out / "result.md").write_text(text + "\n")
-    (ROOT / out / "result.json").write_text(json.dumps(results, indent=1, default=str))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "result.md").write_text(text + "\n")
+    earlier.write_text(json.dumps(results, indent=1, default=str))
 
 
 if __name__ == "__main__":
