@@ -48,6 +48,17 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()}"
 
 
+def require_device(device: str) -> None:
+    """Stop with the reason when a CUDA measurement is asked for on a CPU-only machine."""
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(
+            f"--device {device}: this machine has no CUDA device; the GPU "
+            "measurement is skipped (run it on a GPU node)"
+        )
+
+
 def ensure_frames(
     out: Path, system: Path, temperature_K: float, frames: int, every: int, seed: int
 ) -> Path:

@@ -30,6 +30,7 @@ from ase import units  # noqa: E402
 from ase.io import read  # noqa: E402
 from ase.md.langevin import Langevin  # noqa: E402
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution  # noqa: E402
+from common import require_device  # noqa: E402
 
 from pax.md import BatchedMD  # noqa: E402
 from pax.md.config import DrivingForce, MDConfig  # noqa: E402
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--system", default="data/systems/aspirin.xyz")
     args = parser.parse_args()
+    require_device(args.device)
 
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)

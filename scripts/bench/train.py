@@ -223,6 +223,9 @@ def bench_mace(cfg, work: Path, epochs: int, threads: int) -> list[float]:
 
 def main() -> None:
     args = parse_args()
+    from common import require_device
+
+    require_device(args.device)
     import ase.io
     import torch
 
