@@ -19,6 +19,7 @@ import torch
 from ase import Atoms
 
 from pax.mlff.graphs import geometry_key, torch_dtype
+from pax.mlff.parallel import map_members
 
 log = logging.getLogger(__name__)
 
@@ -110,34 +111,38 @@ def refit_offsets(
     Returns:
         The corrections (n_elements,) eV added, per member and model, in order.
     """
-    sets = train_sets
     chosen = range(len(ens.members)) if members is None else members
     size = ens.cfg.valid_batch_size
-    deltas = []
-    with torch_dtype(ens.dtype), torch.no_grad():
-        for k in chosen:
-            frames = [a for a in sets[k] if "REF_energy" in a.info]
-            if not frames:
-                continue
-            batches = [
-                ens.cache.batch(frames[i : i + size], ens.device)
-                for i in range(0, len(frames), size)
-            ]
-            ref = np.array([float(a.info["REF_energy"]) for a in frames])
-            counts = composition(frames, ens.atomic_numbers)
-            for name in models:
-                model = getattr(ens.members[k], name)
+
+    def refit_member(k: int) -> list[np.ndarray]:
+        frames = [a for a in train_sets[k] if "REF_energy" in a.info]
+        if not frames:
+            return []
+        batches = [
+            ens.cache.batch(frames[i : i + size], ens.device)
+            for i in range(0, len(frames), size)
+        ]
+        ref = np.array([float(a.info["REF_energy"]) for a in frames])
+        counts = composition(frames, ens.atomic_numbers)
+        out = []
+        for name in models:
+            model = getattr(ens.members[k], name)
+            with torch.no_grad():
                 residual = ref - member_energies(model, batches, ens.device)
-                delta = lstsq_offsets(counts, residual)
-                shift_e0s(model, delta)
-                deltas.append(delta)
-                log.debug(
-                    "member %d %s: offsets re-fit on %d frames (mean %.2f meV/atom)",
-                    k,
-                    name,
-                    len(frames),
-                    1e3 * float(np.mean(residual / counts.sum(1))),
-                )
-            if "model" in models:
-                ens.offsets_fit_on[k] = set_fingerprint(sets[k])
-    return deltas
+            delta = lstsq_offsets(counts, residual)
+            shift_e0s(model, delta)
+            out.append(delta)
+            log.debug(
+                "member %d %s: offsets re-fit on %d frames (mean %.2f meV/atom)",
+                k,
+                name,
+                len(frames),
+                1e3 * float(np.mean(residual / counts.sum(1))),
+            )
+        if "model" in models:
+            ens.offsets_fit_on[k] = set_fingerprint(train_sets[k])
+        return out
+
+    with torch_dtype(ens.dtype):
+        per_member = map_members(refit_member, list(chosen), ens.cfg.parallel_members)
+    return [delta for deltas in per_member for delta in deltas]
