@@ -2,8 +2,9 @@
 
 Members are independent (own weights, optimiser, batches), so K of them can
 train side by side; torch releases the GIL inside its kernels. Measured on 2
-CPU cores (mace_small, aspirin): one epoch of 4 members 3.6 s in 2 threads
-against 4.2 s one after the other with 2 torch threads (scripts/bench/members.py).
+CPU cores (mace_small, 4 members, 40 aspirin frames): 3.25 s per epoch in 2
+threads, 3.63 s one after the other on 2 torch threads, 5.88 s on one thread
+(scripts/bench/members.py, docs/mlff.md).
 """
 
 from __future__ import annotations
