@@ -46,6 +46,9 @@ from pax.tracking.timing import summary_line
 SYSTEMS = {
     "copper": {
         "overrides": ["system=copper", "dft=emt", "al.idg.sampler=aimd"],
+        "geometry": "data/systems/copper.extxyz",
+        "test_set": "outputs/testsets/copper_800K_tta.extxyz",
+        "test_frames_per_trajectory": 20,
         "temperature_K": 800.0,
         "reference": "emt",
         "target": 0.05,
@@ -54,6 +57,9 @@ SYSTEMS = {
     },
     "aspirin": {
         "overrides": ["system=aspirin"],
+        "geometry": "data/systems/aspirin.xyz",
+        "test_set": "outputs/testsets/aspirin_500K.extxyz",  # the default experiment's
+        "test_frames_per_trajectory": 40,
         "temperature_K": 500.0,
         "reference": "xtb",
         "target": 0.1,
@@ -62,6 +68,9 @@ SYSTEMS = {
     },
     "ethanol": {
         "overrides": ["system=ethanol", *SMALL_MODEL],
+        "geometry": "data/systems/ethanol.xyz",
+        "test_set": "outputs/testsets/ethanol_500K_tta.extxyz",
+        "test_frames_per_trajectory": 20,
         "temperature_K": 500.0,
         "reference": "xtb",
         "target": 0.1,
@@ -97,20 +106,14 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def test_set(name: str, setting: dict) -> Path:
-    """The independent test set: 5 reference trajectories, frames 50 fs apart
-    (aspirin: the default experiment's 200 frames, others 100)."""
-    temperature = setting["temperature_K"]
-    geometry = "copper.extxyz" if name == "copper" else f"{name}.xyz"
-    frames = 40 if name == "aspirin" else 20
-    tag = "" if name == "aspirin" else "_tta"
-    path = ROOT / f"outputs/testsets/{name}_{int(temperature)}K{tag}.extxyz"
+def test_set(setting: dict) -> Path:
+    """The independent test set: 5 reference trajectories, frames 50 fs apart."""
     return ensure_test_set(
-        path,
-        ROOT / "data/systems" / geometry,
-        temperature,
+        ROOT / setting["test_set"],
+        ROOT / setting["geometry"],
+        setting["temperature_K"],
         trajectories=5,
-        frames_per_trajectory=frames,
+        frames_per_trajectory=setting["test_frames_per_trajectory"],
         preset=setting["reference"],
     )
 
@@ -172,7 +175,7 @@ def main() -> None:
     target = args.target or setting["target"]
     n = args.trajectories or setting["trajectories"]
     out = ROOT / (args.out or Path(f"outputs/bench/time_to_accuracy/{args.system}"))
-    test_path = test_set(args.system, setting)
+    test_path = test_set(setting)
     base = [
         *setting["overrides"],
         f"md.temperature_K={setting['temperature_K']}",
