@@ -53,7 +53,7 @@ class Context:
 
     def use_free_cores(self) -> None:
         """Give torch the cores the local reference workers leave right now."""
-        self.threads.update(self.pool.in_flight)
+        self.threads.update(self.pool.in_flight, self.pool.mean_label_s)
 
     @functools.cached_property
     def trajectories(self) -> TrajectoryFiles:

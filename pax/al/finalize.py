@@ -20,6 +20,7 @@ def converge(ctx: Context) -> None:
     if al.converge.value == "none":
         return
     ctx.tracker.log("phase", {"phase": "converge", "event": "start"})
+    ctx.use_free_cores()
     with ctx.budget.section("training/converge"):
         result = ctx.ensemble.converge(
             ctx.member_train_sets(),

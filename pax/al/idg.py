@@ -95,6 +95,7 @@ class InitialDataset:
             self._train()
         if self.idg.converge_initial:
             al = ctx.cfg.al
+            ctx.use_free_cores()
             with ctx.budget.section("training/idg"):
                 ctx.ensemble.converge(
                     self._train_sets(),

@@ -40,6 +40,7 @@ def seed_from_files(ctx: Context) -> None:
         ctx.ensemble = Ensemble.load(ensemble)
         return
     ctx.ensemble = Ensemble.build(ctx.cfg.mlff, ctx.member_train_sets(), ctx.e0s)
+    ctx.use_free_cores()
     ctx.ensemble.converge(
         ctx.member_train_sets(),
         ctx.store.get("valid"),

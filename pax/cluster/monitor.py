@@ -54,6 +54,7 @@ class WorkerMonitor:
         self._planned = planned_workers(cfg)
         self._lock = threading.Lock()
         self._busy_s = 0.0
+        self._finished = 0
         self._available_s = 0.0
         self._connected = 0
         self._t_sample = time.monotonic()
@@ -76,6 +77,7 @@ class WorkerMonitor:
         """Count worker-seconds of one finished calculation."""
         with self._lock:
             self._busy_s += seconds
+            self._finished += 1
 
     @property
     def connected(self) -> int:
@@ -93,6 +95,12 @@ class WorkerMonitor:
         """Worker-seconds spent in calculations finished since the start."""
         with self._lock:
             return self._busy_s
+
+    @property
+    def mean_label_s(self) -> float | None:
+        """Mean worker-seconds of the calculations finished so far; None before one."""
+        with self._lock:
+            return self._busy_s / self._finished if self._finished else None
 
     def utilisation(self) -> float:
         """Busy worker-seconds over connected worker-seconds since the start."""

@@ -307,6 +307,11 @@ class ReferencePool:
         """Worker-seconds spent in calculations finished since the pool opened."""
         return self.monitor.busy_s
 
+    @property
+    def mean_label_s(self) -> float | None:
+        """Mean worker-seconds per finished calculation; None before the first."""
+        return self.monitor.mean_label_s
+
     def utilisation(self) -> float:
         """Busy worker-seconds over connected worker-seconds since the pool opened."""
         return self.monitor.utilisation()

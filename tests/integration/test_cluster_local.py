@@ -71,6 +71,7 @@ def test_twenty_labels_with_two_workers(tmp_path: Path):
             pool.submit(a, {"phase": "test", "i": i}) for i, a in enumerate(frames)
         ]
         assert len(set(tickets)) == 20 and pool.in_flight == 20
+        assert pool.mean_label_s is None  # nothing finished yet
         got = []
         while len(got) < 20 and time.monotonic() - t0 < 120:
             got += pool.completed()  # non-blocking
@@ -78,6 +79,8 @@ def test_twenty_labels_with_two_workers(tmp_path: Path):
         elapsed = time.monotonic() - t0
         utilisation = pool.utilisation()
         assert pool.in_flight == 0
+        assert pool.mean_label_s == pytest.approx(pool.busy_s / 20)
+        assert 0 < pool.mean_label_s < elapsed
         # connected_workers is sampled about once a second by the pool's monitor
         wait_for(lambda: pool.connected_workers == 2, 10, "2 connected workers")
     print(

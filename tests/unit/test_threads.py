@@ -4,7 +4,7 @@ import os
 
 import torch
 
-from pax.threads import ThreadPolicy
+from pax.threads import FAST_LABEL_S, ThreadPolicy
 from tests.conftest import build
 
 
@@ -16,6 +16,18 @@ def test_all_cores_while_no_label_runs_and_the_rest_while_they_do():
     assert policy.threads(1) == max(1, cores - 1)
     assert policy.threads(5) == max(1, cores - 1)  # one worker: one busy at most
     assert "while no label runs here" in policy.describe()
+
+
+def test_fast_labels_hold_no_core_slow_ones_do():
+    cfg = build(["cluster.max_workers=1", "cluster.cores_per_worker=1"])
+    policy = ThreadPolicy(cfg)
+    cores = os.cpu_count()
+    one_fewer = max(1, cores - 1)
+    assert policy.threads(1, None) == one_fewer  # nothing measured yet
+    assert policy.threads(1, 0.03) == cores  # xTB on a molecule
+    assert policy.threads(1, FAST_LABEL_S) == one_fewer  # DFT
+    assert policy.threads(1, 600.0) == one_fewer
+    assert f"labels of {FAST_LABEL_S:g} s or more" in policy.describe()
 
 
 def test_fixed_threads_and_remote_workers_keep_one_count():
