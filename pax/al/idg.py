@@ -9,7 +9,7 @@ from pax.al.context import Context
 from pax.al.decisions import enough_validation, idg_stop
 from pax.al.labels import store_label
 from pax.al.records import log_sampling, train_logger
-from pax.al.sampler import Sampler
+from pax.al.sampler import make_sampler
 from pax.errors import PaxError
 from pax.tracking.timing import timed
 
@@ -34,7 +34,7 @@ class InitialDataset:
             self.members if self.idg.distinct_member_sets else 1
         )
         self.target = cfg.al.desired_acc * self.idg.desired_acc_scale_idg
-        self.sampler = Sampler(cfg, ctx.systems, ctx.run_dir)
+        self.sampler = make_sampler(cfg, ctx.systems, ctx.run_dir)
         self.submitted = 0
         self.out: dict[int, int] = {}  # member -> labels in flight for it
         self.failed_in_a_row = 0
@@ -185,7 +185,7 @@ class InitialDataset:
                     traj,
                     frame,
                     self.sampler.steps[traj],
-                    temperature_K=self.sampler.trajs[traj].get_temperature(),
+                    temperature_K=self.sampler.temperature_K(traj),
                 )
             member = self._smallest_member()[0]
             self.out[member] = self.out.get(member, 0) + 1

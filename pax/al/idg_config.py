@@ -68,6 +68,11 @@ class IDGConfig:
     """Functional whose D3 parameters are used (e.g. pbe, the MACE-MP level)."""
     dispersion_damping: str = "d3bj"
     """D3 damping: d3bj, d3zero, d3bjm, d3zerom, d3op."""
+    trajectories_per_system: int = 1
+    """Sampler trajectories per system, each from its geometry with its own
+    velocities, handing out frames in turn; a MACE sampler (file or cached
+    mace-mp/mace-off, no dispersion) propagates them together in one batched MD,
+    the others one after the other. 1: aims-PAX."""
     skip_step_initial: int = 25
     """MD steps between sampled frames (when sample_interval_fs is 0)."""
     sample_interval_fs: float = 0.0
@@ -108,6 +113,7 @@ class IDGConfig:
                 "must be <= al.idg.max_initial_set_size",
             )
         for key in (
+            "trajectories_per_system",
             "skip_step_initial",
             "n_points_per_sampling_step",
             "intermediate_epochs",

@@ -33,22 +33,34 @@ def calculator(name: str) -> Calculator:
         return _chgnet()
     if name == "ani-1x":
         return _ani1x()
-    if ":" in name and not name.startswith(("/", ".", "~")):
+    if not is_mace(name):
         return _from_function(name)
     return _mace(name)
 
 
-def _mace(name: str) -> Calculator:
+def is_mace(name: str) -> bool:
+    """Whether `name` is a MACE file or cached MACE model (not chgnet, ani-1x, m:f)."""
+    function = ":" in name and not name.startswith(("/", ".", "~"))
+    return name not in ("chgnet", "ani-1x") and not function
+
+
+def mace_model(name: str):
+    """The MACE model `name` (a file, or mace-mp-*|mace-off-* cached), in float64."""
     import torch
-    from mace.calculators import MACECalculator
 
     from pax.dft.teacher import resolve_model
-    from pax.mlff.fast_product import for_inference
 
     path = resolve_model(name, key=KEY)
-    model = torch.load(path, map_location="cpu", weights_only=False).double()
+    return torch.load(path, map_location="cpu", weights_only=False).double()
+
+
+def _mace(name: str) -> Calculator:
+    from mace.calculators import MACECalculator
+
+    from pax.mlff.fast_product import for_inference
+
     return MACECalculator(
-        models=[for_inference(model)], device="cpu", default_dtype="float64"
+        models=[for_inference(mace_model(name))], device="cpu", default_dtype="float64"
     )
 
 

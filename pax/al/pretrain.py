@@ -18,7 +18,7 @@ from ase import Atoms
 
 from pax.al.context import Context
 from pax.al.decisions import valid_by_hash
-from pax.al.sampler import Sampler
+from pax.al.sampler import make_sampler
 from pax.dft import label
 from pax.dft.xtb import XTBConfig
 from pax.errors import PaxError
@@ -121,7 +121,7 @@ def labelled_frames(ctx: Context, cheap: XTBConfig) -> list[Atoms]:
     cfg = dataclasses.replace(
         ctx.cfg, md=dataclasses.replace(ctx.cfg.md, seed=ctx.cfg.md.seed + SEED_OFFSET)
     )
-    sampler = Sampler(cfg, ctx.systems, folder)
+    sampler = make_sampler(cfg, ctx.systems, folder)
     for _ in range(len(frames)):  # the same trajectories, past what is on disk
         sampler.next_frame()
     while len(frames) < pre.n_frames:

@@ -1,7 +1,12 @@
-"""The IDG sampler: ASE MD with xTB, a pretrained potential, or the reference."""
+"""The IDG sampler: ASE MD, or pax's batched MD for a MACE model.
+
+ASE MD runs xTB, a pretrained potential or the reference; a MACE model file
+(or cached mace-mp/mace-off) runs in pax.md.BatchedMD.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -66,25 +71,38 @@ def make_calculator(cfg: PaxConfig, run_dir: Path) -> Calculator:
 
 
 class Sampler:
-    """One ASE MD trajectory per starting geometry, giving a frame every skip steps.
+    """ASE MD trajectories, run one after the other, each giving a frame in turn.
 
-    Each trajectory runs `equilibrate` steps more before its first frame. The
-    positions of its last frames (as many as AL trajectories of its system) are
-    kept in `late`, newest last: AL may start from them (al.start_from=idg_end).
+    There are al.idg.trajectories_per_system per system; trajectory i runs
+    system i % len(systems) and `equilibrate` steps more before its first frame.
+    The positions of each system's last frames (as many as AL trajectories of
+    that system) are kept in `late[system]`, newest last: AL may start from them
+    (al.start_from=idg_end).
     """
 
     def __init__(self, cfg: PaxConfig, systems: list[Atoms], run_dir: Path) -> None:
+        self._lay_out(cfg, systems)
+        self.calc = make_calculator(cfg, run_dir)
+        for atoms, md in zip(self.trajs, self.md):
+            # ASE's own recipe: FixCom, not Langevin's fixcm (deprecated, biased NVT)
+            if md.fix_com and len(atoms) > 1 and not atoms.constraints:
+                atoms.set_constraint(FixCom())
+
+    def _lay_out(self, cfg: PaxConfig, systems: list[Atoms]) -> None:
+        """Trajectories, their MD settings and step plans; velocities drawn."""
         from pax.md.per_system import system_md
 
         self.cfg = cfg
         idg = cfg.al.idg
-        self.md = system_md(cfg.md, systems, cfg.system.geometry)  # per trajectory
+        n = idg.trajectories_per_system * len(systems)
+        self.n_systems = len(systems)
+        per_system = system_md(cfg.md, systems, cfg.system.geometry)
+        self.md = [per_system[i % len(systems)] for i in range(n)]
         self.sampler_steps = [idg.sampler_steps(md.timestep_fs) for md in self.md]
         self.keep = -(-cfg.al.num_trajectories // len(systems))
-        self.calc = make_calculator(cfg, run_dir)
-        self.trajs = [a.copy() for a in systems]
-        self.steps = [0] * len(self.trajs)
-        self.late: list[list[np.ndarray]] = [[] for _ in self.trajs]  # (n_atoms, 3) Å
+        self.trajs = [systems[i % len(systems)].copy() for i in range(n)]
+        self.steps = [0] * n
+        self.late: list[list[np.ndarray]] = [[] for _ in systems]  # (n_atoms, 3) Å
         self.next_traj = 0
         rng = np.random.default_rng(cfg.md.seed)
         for atoms, md in zip(self.trajs, self.md):
@@ -92,10 +110,6 @@ class Sampler:
                 continue
             MaxwellBoltzmannDistribution(atoms, temperature_K=md.temperature_K, rng=rng)
             Stationary(atoms)
-        for atoms, md in zip(self.trajs, self.md):
-            # ASE's own recipe: FixCom, not Langevin's fixcm (deprecated, biased NVT)
-            if md.fix_com and len(atoms) > 1 and not atoms.constraints:
-                atoms.set_constraint(FixCom())
 
     def next_frame(self) -> tuple[int, Atoms]:
         """Run the next trajectory to its next frame; return (index, frame)."""
@@ -103,15 +117,29 @@ class Sampler:
         self.next_traj = (i + 1) % len(self.trajs)
         atoms = self.trajs[i]
         atoms.calc = self.calc
-        equilibrate, skip = self.sampler_steps[i]
-        steps = skip + (equilibrate if self.steps[i] == 0 else 0)
+        steps = self._due(i)
         self._dynamics(i, seed=self.cfg.md.seed + i + self.steps[i]).run(steps)
         self.steps[i] += steps
-        frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-        frame.info["system"] = atoms.info.get("system", self.cfg.system.name)
         atoms.calc = None
-        self.late[i] = [*self.late[i], frame.positions.copy()][-self.keep :]
-        return i, frame
+        return i, self._hand_out(i, atoms.positions)
+
+    def temperature_K(self, i: int) -> float:
+        """Kinetic temperature of trajectory i at its last frame (K)."""
+        return float(self.trajs[i].get_temperature())
+
+    def _due(self, i: int) -> int:
+        """MD steps from trajectory i's last frame to its next one."""
+        equilibrate, skip = self.sampler_steps[i]
+        return skip + (equilibrate if self.steps[i] == 0 else 0)
+
+    def _hand_out(self, i: int, positions: np.ndarray) -> Atoms:
+        """Trajectory i's frame at `positions`, remembered among its system's late."""
+        atoms = self.trajs[i]
+        frame = Atoms(atoms.numbers, positions, cell=atoms.cell, pbc=atoms.pbc)
+        frame.info["system"] = atoms.info.get("system", self.cfg.system.name)
+        s = i % self.n_systems
+        self.late[s] = [*self.late[s], frame.positions.copy()][-self.keep :]
+        return frame
 
     def _dynamics(self, i: int, seed: int):
         atoms, md = self.trajs[i], self.md[i]
@@ -144,5 +172,127 @@ class Sampler:
             atoms.set_momenta(mom)
         self.steps = list(state["steps"])
         # states of older pax lack "late": no frames to start AL from
-        self.late = [list(f) for f in state.get("late", [[] for _ in self.trajs])]
+        self.late = [list(f) for f in state.get("late", [[] for _ in self.late])]
         self.next_traj = state["next_traj"]
+
+
+RESTARTS = 5
+"""The batched sampler gives up after all its trajectories stopped this often."""
+
+
+class BatchedSampler(Sampler):
+    """Sampler trajectories on a MACE model, propagated together (pax.md.BatchedMD).
+
+    Once every trajectory's frame is handed out, all advance to their next frame
+    in one batched MD (those with the same number of steps due together); the
+    frames are handed out one per call, in trajectory order. The integrators
+    are pax's: velocity Verlet for nve, Langevin otherwise (npt samples at fixed
+    cell, like the ASE sampler), with al.idg.friction_per_fs when set. A
+    trajectory an MD guard stops starts again from its system's geometry. The
+    model runs on mlff.device.
+    """
+
+    def __init__(self, cfg: PaxConfig, systems: list[Atoms], run_dir: Path) -> None:
+        from pax.al.potentials import mace_model
+        from pax.md import BatchedMD
+        from pax.md.config import DrivingForce, Integrator
+        from pax.mlff.ensemble import resolve_device
+
+        self._lay_out(cfg, systems)
+        self.starts = [a.copy() for a in systems]
+        friction = cfg.al.idg.friction_per_fs
+        configs = [
+            dataclasses.replace(
+                md,
+                integrator=(
+                    Integrator.nve
+                    if md.integrator == Integrator.nve
+                    else Integrator.langevin
+                ),
+                friction_per_fs=friction or md.friction_per_fs,
+                driving_force=DrivingForce.mean,
+            )
+            for md in self.md
+        ]
+        device = resolve_device(cfg.mlff.device)
+        model = mace_model(cfg.al.idg.foundation_model).to(device)
+        self.engine = BatchedMD(
+            configs[0], [model], self.trajs, per_system=configs, device=device
+        )
+        self.temperatures = [md.temperature_K for md in self.md]
+        self.queue: list[tuple[int, int, float, np.ndarray]] = []
+
+    def next_frame(self) -> tuple[int, Atoms]:
+        """Hand out the next trajectory's frame, advancing all when none is left."""
+        for _ in range(RESTARTS):
+            if self.queue:
+                break
+            self._advance_all()
+        else:
+            raise PaxError(
+                f"al.idg.foundation_model={self.cfg.al.idg.foundation_model}: every "
+                f"sampler trajectory stopped {RESTARTS} times in a row (see the log)"
+            )
+        i, step, temperature_K, positions = self.queue.pop(0)
+        self.steps[i], self.temperatures[i] = step, temperature_K
+        self.next_traj = (i + 1) % len(self.trajs)
+        return i, self._hand_out(i, positions)
+
+    def temperature_K(self, i: int) -> float:
+        """Kinetic temperature of trajectory i at its last frame (K)."""
+        return self.temperatures[i]
+
+    def _advance_all(self) -> None:
+        engine, n = self.engine, len(self.trajs)
+        due = [self._due(i) for i in range(n)]
+        for steps in sorted(set(due)):
+            for i in range(n):
+                (engine.resume if due[i] == steps else engine.pause)(i)
+            engine.advance(steps)
+        temperatures = engine.temperatures_K()
+        for i in range(n):
+            engine.resume(i)
+            if engine.stopped[i]:
+                log.warning(
+                    "IDG sampler trajectory %d stopped (%s): starting it again from "
+                    "its geometry",
+                    i,
+                    engine.stop_reason(i),
+                )
+                engine.reset(i, self.starts[i % self.n_systems].copy())
+                continue
+            positions = engine.atoms(i).positions
+            self.queue.append(
+                (i, self.steps[i] + due[i], float(temperatures[i]), positions)
+            )
+
+    def state_dict(self) -> dict:
+        """The batched MD, frames not handed out yet, steps and late frames."""
+        return {
+            "engine": self.engine.state_dict(),
+            "queue": list(self.queue),
+            "steps": list(self.steps),
+            "temperatures": list(self.temperatures),
+            "late": [list(frames) for frames in self.late],
+            "next_traj": self.next_traj,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from state_dict()."""
+        self.engine.load_state_dict(state["engine"])
+        self.queue = [tuple(q) for q in state["queue"]]
+        self.steps = list(state["steps"])
+        self.temperatures = list(state["temperatures"])
+        self.late = [list(f) for f in state["late"]]
+        self.next_traj = state["next_traj"]
+
+
+def make_sampler(cfg: PaxConfig, systems: list[Atoms], run_dir: Path) -> Sampler:
+    """The IDG sampler: batched for a MACE foundation model without dispersion."""
+    from pax.al.potentials import is_mace
+
+    idg = cfg.al.idg
+    batched = idg.sampler.value == "foundation" and not idg.dispersion
+    if batched and is_mace(idg.foundation_model):
+        return BatchedSampler(cfg, systems, run_dir)
+    return Sampler(cfg, systems, run_dir)

@@ -217,6 +217,33 @@ def test_exploration_settings_run_end_to_end(tmp_path):
     }
 
 
+def test_batched_mace_sampler_runs_end_to_end(tmp_path):
+    """IDG sampled by two trajectories on a MACE file, propagated together."""
+    import torch
+
+    from tests.unit.md.helpers import tiny_mace
+
+    model = tmp_path / "sampler.model"
+    torch.save(tiny_mace(0, dtype=torch.float64, scale=0.01), model)
+    run_dir = tmp_path / "batched"
+    proc = run_pax(
+        run_dir,
+        "al.idg.sampler=foundation",
+        f"al.idg.foundation_model={model}",
+        "al.idg.trajectories_per_system=2",
+        "al.idg.equilibration_fs=0",
+        "al.idg.sample_interval_fs=0",
+        "md.temperature_K=100",
+        "al.max_train_set_size=8",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    idg = [e for e in events(run_dir, "sampling") if e["phase"] == "idg"]
+    assert {e["traj"] for e in idg} == {0, 1}
+    assert {(e["phase"], e["event"]) for e in events(run_dir, "phase")} >= {
+        ("al", "end")
+    }
+
+
 def test_hash_validation_sanity_gate_and_pause_run_end_to_end(tmp_path):
     """Validation by ticket hash, the sanity gate and pausing trajectories for a
     free slot: the run ends and validation holds exactly the labels whose ticket

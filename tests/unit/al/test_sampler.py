@@ -5,7 +5,7 @@ import pytest
 import torch
 from ase import units
 
-from pax.al.sampler import Sampler, make_calculator
+from pax.al.sampler import BatchedSampler, Sampler, make_calculator, make_sampler
 from tests.unit.md.helpers import molecule, tiny_mace
 
 
@@ -92,3 +92,97 @@ def test_sampler_friction_defaults_to_the_md_one(pax_config, tmp_path):
         dynamics = sampler._dynamics(0, seed=0)
         assert dynamics.fr == pytest.approx(friction / units.fs)
         assert sampler.sampler_steps == [(0, 25)]
+
+
+def mace_file(tmp_path, seed: int = 0):
+    """A random MACE, weak enough for a few cold MD steps (no bonds to keep)."""
+    path = tmp_path / f"sampler_{seed}.model"
+    torch.save(tiny_mace(seed, dtype=torch.float64, scale=0.01), path)
+    return path
+
+
+def test_batched_sampler_follows_the_ase_sampler_in_nve(pax_config, tmp_path):
+    """One trajectory, same model and start: pax's velocity Verlet = ASE's."""
+    cfg = pax_config(
+        [
+            "system=ethanol",
+            "al.idg.sampler=foundation",
+            f"al.idg.foundation_model={mace_file(tmp_path)}",
+            "md.integrator=nve",
+            "md.temperature_K=100",
+            "al.idg.equilibration_fs=0",
+            "al.idg.sample_interval_fs=0",
+            "al.idg.skip_step_initial=10",
+        ]
+    )
+    batched = make_sampler(cfg, [molecule("ethanol")], tmp_path)
+    one = Sampler(cfg, [molecule("ethanol")], tmp_path)
+    assert isinstance(batched, BatchedSampler) and not isinstance(one, BatchedSampler)
+    for _ in range(3):
+        (i, ours), (j, ase_frame) = batched.next_frame(), one.next_frame()
+        assert i == j == 0
+        np.testing.assert_allclose(ours.positions, ase_frame.positions, atol=1e-6)
+    assert batched.steps == one.steps == [30]
+    assert batched.temperature_K(0) == pytest.approx(one.temperature_K(0), rel=1e-4)
+
+
+def test_batched_sampler_hands_out_frames_in_turn_and_resumes(pax_config, tmp_path):
+    cfg = pax_config(
+        [
+            "system=ethanol",
+            "al.idg.sampler=foundation",
+            f"al.idg.foundation_model={mace_file(tmp_path)}",
+            "al.idg.trajectories_per_system=3",
+            "md.temperature_K=100",
+            "al.idg.equilibration_fs=5",
+            "al.idg.sample_interval_fs=5",
+            "al.num_trajectories=2",
+        ]
+    )
+    sampler = make_sampler(cfg, [molecule("ethanol")], tmp_path)
+    got = [sampler.next_frame() for _ in range(4)]
+    assert [i for i, _ in got] == [0, 1, 2, 0]
+    assert sampler.steps == [30, 20, 20]  # 10 steps equilibration, frames 10 apart
+    first = [f.positions for _, f in got[:3]]
+    assert not np.allclose(first[0], first[1]) and not np.allclose(first[1], first[2])
+    late = sampler.late[0]  # one system: its last two frames, newest last
+    assert len(late) == 2
+    np.testing.assert_array_equal(late[-1], got[-1][1].positions)
+    saved = sampler.state_dict()
+    ahead = [sampler.next_frame()[1].positions for _ in range(3)]
+    again = make_sampler(cfg, [molecule("ethanol")], tmp_path)
+    again.load_state_dict(saved)
+    for expected in ahead:
+        np.testing.assert_array_equal(again.next_frame()[1].positions, expected)
+
+
+def test_ase_samplers_take_turns_over_several_trajectories(pax_config, tmp_path):
+    cfg = pax_config(
+        [
+            "system=ethanol",
+            "al.idg.sampler=xtb",
+            "al.idg.trajectories_per_system=2",
+            "al.idg.equilibration_fs=0",
+            "al.idg.sample_interval_fs=0",
+            "al.idg.skip_step_initial=5",
+        ]
+    )
+    sampler = make_sampler(cfg, [molecule("ethanol")], tmp_path)
+    assert not isinstance(sampler, BatchedSampler)
+    frames = [sampler.next_frame() for _ in range(3)]
+    assert [i for i, _ in frames] == [0, 1, 0] and sampler.steps == [10, 5]
+    assert not np.allclose(frames[0][1].positions, frames[1][1].positions)
+
+
+def test_dispersion_keeps_the_ase_sampler(pax_config, tmp_path):
+    cfg = pax_config(
+        [
+            "system=ethanol",
+            "al.idg.sampler=foundation",
+            f"al.idg.foundation_model={mace_file(tmp_path)}",
+            "al.idg.dispersion=true",
+        ]
+    )
+    assert not isinstance(
+        make_sampler(cfg, [molecule("ethanol")], tmp_path), BatchedSampler
+    )
