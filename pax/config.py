@@ -83,7 +83,16 @@ class RunConfig:
     initial_ensemble: str | None = None
     """pax-al without an IDG: a pax ensemble checkpoint (state/ensemble.pt)."""
     test_every_labels: int = 10
-    """Evaluate the test set each time this many new labels have arrived."""
+    """Evaluate the test set each time this many new labels have arrived; 0: only
+    the final model."""
+
+    def __post_init__(self) -> None:
+        if self.test_every_labels < 0:
+            raise ConfigError(
+                "run.test_every_labels",
+                self.test_every_labels,
+                "must be >= 0 (0: only the final model)",
+            )
 
 
 @dataclass

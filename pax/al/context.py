@@ -100,10 +100,10 @@ class Context:
 
     def track_test(self, phase: str) -> None:
         """Log the ensemble's test-set errors every run.test_every_labels labels."""
-        if not self.test_frames or self.ensemble is None:
+        every = self.cfg.run.test_every_labels
+        if not self.test_frames or self.ensemble is None or every == 0:
             return
         labels = len(self.store.label_ids())
-        every = self.cfg.run.test_every_labels
         if self._test_at_labels >= 0 and labels - self._test_at_labels < every:
             return
         self._test_at_labels = labels

@@ -79,7 +79,8 @@ def one_run(
     """Run pax once from an empty directory; its walls, labels, stop and errors."""
     if (run_dir / "row.json").exists():
         return json.loads((run_dir / "row.json").read_text())
-    wall = run_pax(run_dir, [*overrides, f"run.test_set={test_set}"], timeout_s)
+    tested = [f"run.test_set={test_set}", "run.test_every_labels=0"]  # at the end
+    wall = run_pax(run_dir, [*overrides, *tested], timeout_s)
     s = summary(run_dir)
     test, valid = s["test"], s["final_validation"]
     row = {

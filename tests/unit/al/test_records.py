@@ -83,3 +83,29 @@ def test_idg_gives_up_after_max_failed_in_a_row(tmp_path, limit):
         idg._arrived(label("999999", ok=False))
     ctx.tracker.close()
     assert len(sampling(tmp_path)) == limit  # the last failure is logged too
+
+
+class CountingEnsemble:
+    """Counts test-set evaluations."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def evaluate(self, frames):
+        self.calls += 1
+        return {"mean": {"f_mae": 0.1, "f_rmse": 0.2, "e_mae_per_atom": 0.001}}
+
+
+@pytest.mark.parametrize("every, expected", [(2, 3), (0, 0)])
+def test_test_set_is_tracked_every_n_labels_or_only_at_the_end(
+    tmp_path, every, expected
+):
+    ctx = context(tmp_path, [f"run.test_every_labels={every}"])
+    ctx.ensemble, ctx.test_frames = CountingEnsemble(), [molecule("H2O")]
+    for i in range(5):  # labels 1..5: tracked at 1, 3 and 5 with every=2
+        water = molecule("H2O")
+        water.info["label_id"] = f"{i:06d}"
+        ctx.store.add("train", water)
+        ctx.track_test("al")
+    assert ctx.ensemble.calls == expected
+    assert len([r for r in read_metrics(tmp_path) if r["kind"] == "test"]) == expected

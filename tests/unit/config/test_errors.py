@@ -18,6 +18,8 @@ CASES = [
     (["al.valid_ratio=1.5"], "al.valid_ratio=1.5"),
     (["al.valid_ratio=0"], "al.valid_ratio=0.0"),
     (["al.desired_acc=0"], "al.desired_acc=0.0"),
+    (["run.test_every_labels=-1"], "run.test_every_labels=-1"),
+    (["al.idg.trajectories_per_system=0"], "al.idg.trajectories_per_system=0"),
     (
         ["cluster=slurm", "cluster.min_blocks=3", "cluster.max_blocks=1"],
         "cluster.max_blocks=1",
