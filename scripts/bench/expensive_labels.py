@@ -190,10 +190,6 @@ def score_way(task: dict) -> dict:
     """One way and seed in a worker process: test errors at every N."""
     import torch
 
-    from pax.al.pretrain import pretrained_ensemble
-    from pax.mlff import Ensemble
-    from pax.mlff.offsets import set_e0s
-
     torch.set_num_threads(1)
     cfg, r, way = task["cfg"], task["replicate"], task["way"]
     pool = read(str(task["pool"]), ":")
@@ -203,22 +199,25 @@ def score_way(task: dict) -> dict:
     mlff = dataclasses.replace(cfg.mlff, seed=seeds.seed("train", r))
     e0s = task["e0s"]
     cost = {"cheap_labels": 0, "pretrain_s": 0.0}
+    path = None
     if way == "pretrain":
         t0 = time.time()
+        folder = task["out"] / "data" / f"cheap_s{r}"
         cheap = cheap_frames(
             cfg,
             task["systems"],
-            task["out"] / "data" / f"cheap_s{r}",
+            folder,
             cfg.al.pretrain.n_frames,
             seeds.seed("cheap", r),
         )
-        path = task["out"] / "models" / f"pretrained_s{r}.pt"
-        if not path.exists():  # made once per seed
-            numbers = [int(z) for z in cheap[0].numbers]
-            base, _, _ = pretrained_ensemble(
-                mlff, cheap, e0s_of("GFN1-xTB", numbers), cfg.al.pretrain
-            )
-            base.save(path)
+        path = scoring.pretrained_base(
+            folder / "pretrain" / "frames.extxyz",
+            cfg.mlff,
+            e0s_of("GFN1-xTB", [int(z) for z in cheap[0].numbers]),
+            cfg.al.pretrain,
+            r,
+            task["out"] / "models" / f"pretrained_s{r}.pt",
+        )
         cost = {"cheap_labels": len(cheap), "pretrain_s": time.time() - t0}
     if way == "finetune":
         mlff = dataclasses.replace(
@@ -227,16 +226,15 @@ def score_way(task: dict) -> dict:
     rows = []
     for n in task["ns"]:
         t0 = time.time()
-        if way == "pretrain":
-            ens = Ensemble.load(path)
-            set_e0s(ens, e0s)
-            train, valid = scoring.split(frames[:n], cfg.al.valid_ratio)
-            epochs = scoring.epochs_for(len(train), mlff.batch_size, **task["protocol"])
-            ens.train(train, valid, epochs, phase="bench")
-        else:
-            ens = scoring.train_fresh(
-                frames[:n], mlff, e0s, task["protocol"], cfg.al.valid_ratio, r
-            )
+        ens = scoring.train_fresh(
+            frames[:n],
+            mlff,
+            e0s,
+            task["protocol"],
+            cfg.al.valid_ratio,
+            r,
+            path,
+        )
         rows.append(
             {"n": n, "train_s": time.time() - t0, **scoring.test_errors(ens, test)}
         )

@@ -120,6 +120,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="NAME=OVERRIDE",
         help="a pax arm with one setting changed, e.g. cx=al.c_x=0.2",
     )
+    p.add_argument(
+        "--uniform-pretrained-like",
+        metavar="ARM",
+        help="add arm uniform_pretrained: the uniform frames, scored from an "
+        "ensemble pretrained on the cheap labels of pax arm ARM (same seed)",
+    )
     p.add_argument("--phase", choices=["all", "arms", "score"], default="all")
     p.add_argument(
         "--rescore",
@@ -260,8 +266,31 @@ def run_arms(args, s) -> dict:
                 ),
                 costs,
             )
+    if args.uniform_pretrained_like:
+        add_uniform_pretrained(args.out, args.uniform_pretrained_like, s, costs)
     costs_path.write_text(json.dumps(costs, indent=1))
     return costs
+
+
+def add_uniform_pretrained(out: Path, like: str, s: dict, costs: dict) -> None:
+    """Arm uniform_pretrained: each seed's uniform frames, pretrained like arm `like`."""
+    for r in range(s["seeds"]):
+        uniform = out / "arms" / "uniform" / f"s{r}.extxyz"
+        if not uniform.exists() or cheap_frames(out, like, r, {}) is None:
+            raise SystemExit(
+                f"--uniform-pretrained-like {like}: seed {r} needs {uniform} and "
+                f"the cheap frames of {out / 'runs' / f'{like}_s{r}'}"
+            )
+        cost = {**costs["uniform"][str(r)], "cheap_from": like}
+        save(out, "uniform_pretrained", r, read(str(uniform), ":"), cost, costs)
+
+
+def cheap_frames(out: Path, arm: str, r: int, cost: dict) -> Path | None:
+    """The cheap-labelled pretraining frames of an arm and seed: those of its own
+    pax run, or of the run of cost["cheap_from"]; None for an arm not pretrained."""
+    run = out / "runs" / f"{cost.get('cheap_from', arm)}_s{r}"
+    path = run / "pretrain" / "frames.extxyz"
+    return path if path.exists() else None
 
 
 def timed(fn, *args):
@@ -315,9 +344,13 @@ def run_scoring(args, s, costs: dict) -> dict:
     test_paths = ensure_test_sets(args, s)
     cfg = compose(pax_overrides(args, s))
     from pax.dft.e0s import isolated_atom_energies
+    from pax.dft.xtb import XTBConfig
 
     numbers = sorted({int(z) for z in read(geometry).numbers})
     e0s = isolated_atom_energies(numbers, cfg.dft, args.out / "e0s")
+    cheap_e0s = isolated_atom_energies(
+        numbers, XTBConfig(method=cfg.al.pretrain.xtb_method), args.out / "e0s"
+    )
     tasks = {
         (arm, r): {
             "frames": args.out / "arms" / arm / f"s{r}.extxyz",
@@ -333,9 +366,13 @@ def run_scoring(args, s, costs: dict) -> dict:
             "stability_steps": s["stability_steps"]
             if int(r) < s["stability_seeds"]
             else 0,
+            "cheap": cheap_frames(args.out, arm, int(r), cost),
+            "cheap_e0s": cheap_e0s,
+            "pretrain": cfg.al.pretrain,
+            "pretrained": args.out / "models" / f"{arm}_s{r}_pretrained.pt",
         }
         for arm, by_seed in costs.items()
-        for r in sorted(by_seed, key=int)
+        for r, cost in sorted(by_seed.items(), key=lambda kv: int(kv[0]))
     }
     results = earlier_scores(args.out, s) if not args.rescore else {}
     tasks = {

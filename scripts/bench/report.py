@@ -54,6 +54,8 @@ def summarise(scored: dict, costs: dict, run_K: float, targets) -> dict:
     ablations = [a for a in scored if a.startswith("ablation_")]
     pairs = [("uniform", "pax"), ("equal_cost", "pax")]
     pairs += [("uniform", a) for a in ablations]
+    pairs += [("uniform_pretrained", a) for a in ablations]
+    pairs += [("uniform", "uniform_pretrained")]
     for arm, ours in pairs:
         if arm in scored and ours in scored:
             _, mine = curves(scored[ours], "f_mae", run_K)

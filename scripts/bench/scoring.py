@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import seeds
@@ -38,19 +39,43 @@ def epochs_for(n_train: int, batch_size: int, epochs: int, min_grad_steps: int) 
     return max(epochs, math.ceil(min_grad_steps / steps_per_epoch))
 
 
-def train_fresh(frames, mlff_cfg, e0s, protocol: dict, valid_ratio: float, replicate):
-    """A new ensemble trained on frames for protocol's epochs / min_grad_steps."""
+def train_fresh(
+    frames, mlff_cfg, e0s, protocol: dict, valid_ratio: float, replicate, base=None
+):
+    """An ensemble trained on frames for protocol's epochs / min_grad_steps: new,
+    or a copy of the pretrained ensemble saved at `base` (with e0s set)."""
     from dataclasses import replace
 
     from pax.mlff import Ensemble
+    from pax.mlff.offsets import set_e0s
 
     train, valid = split(frames, valid_ratio)
-    cfg = replace(mlff_cfg, seed=seeds.seed("train", replicate))
-    ens = Ensemble.build(cfg, train, e0s)
-    ens.train(
-        train, valid, epochs_for(len(train), cfg.batch_size, **protocol), phase="bench"
-    )
+    if base is None:
+        cfg = replace(mlff_cfg, seed=seeds.seed("train", replicate))
+        ens = Ensemble.build(cfg, train, e0s)
+    else:
+        ens = Ensemble.load(base)
+        set_e0s(ens, e0s)
+    epochs = epochs_for(len(train), ens.cfg.batch_size, **protocol)
+    ens.train(train, valid, epochs, phase="bench")
     return ens
+
+
+def pretrained_base(cheap: Path, mlff_cfg, cheap_e0s, pretrain, replicate, path: Path):
+    """Pretrain a new ensemble on an arm's cheap-labelled frames the way pax's
+    al.pretrain does (same settings), save it at path (once) and return path."""
+    from dataclasses import replace
+
+    from ase.io import read
+
+    from pax.al.pretrain import pretrained_ensemble
+
+    if not path.exists():
+        cfg = replace(mlff_cfg, seed=seeds.seed("train", replicate))
+        ens, _, _ = pretrained_ensemble(cfg, read(str(cheap), ":"), cheap_e0s, pretrain)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ens.save(path)
+    return path
 
 
 def test_errors(ens, test: list[Atoms]) -> dict:
@@ -139,12 +164,14 @@ def stability(
     }
 
 
-def score_arm(frames, ns, mlff_cfg, e0s, protocol, valid_ratio, replicate, tests):
+def score_arm(frames, ns, mlff_cfg, e0s, protocol, valid_ratio, replicate, tests, base):
     """Errors on every test set at each N, the last model, and the training wall."""
     rows, ens, wall = [], None, 0.0
     for n in ns:
         t0 = time.time()
-        ens = train_fresh(frames[:n], mlff_cfg, e0s, protocol, valid_ratio, replicate)
+        ens = train_fresh(
+            frames[:n], mlff_cfg, e0s, protocol, valid_ratio, replicate, base
+        )
         wall += time.time() - t0
         for temp, test in tests.items():
             rows.append({"n": n, "test_K": temp, **test_errors(ens, test)})
@@ -153,7 +180,9 @@ def score_arm(frames, ns, mlff_cfg, e0s, protocol, valid_ratio, replicate, tests
 
 def score_task(task: dict) -> dict:
     """One arm and seed, in a worker process: retrained errors and, when asked,
-    the stability of the last model. task holds plain values and paths only."""
+    the stability of the last model. task holds plain values and paths only;
+    with task["cheap"] (a frames file) every model starts from an ensemble
+    pretrained on those cheap labels."""
     import torch
     from ase.io import read
 
@@ -161,6 +190,17 @@ def score_task(task: dict) -> dict:
     frames = read(str(task["frames"]), ":")
     tests = {t: read(str(p), ":") for t, p in task["tests"].items()}
     ns = [n for n in task["ns"] if n <= len(frames)]
+    t0, base = time.time(), None
+    if task.get("cheap"):
+        base = pretrained_base(
+            task["cheap"],
+            task["mlff_cfg"],
+            task["cheap_e0s"],
+            task["pretrain"],
+            task["replicate"],
+            task["pretrained"],
+        )
+    pretrain_s = time.time() - t0
     rows, ens, wall = score_arm(
         frames,
         ns,
@@ -170,6 +210,7 @@ def score_task(task: dict) -> dict:
         task["valid_ratio"],
         task["replicate"],
         tests,
+        base,
     )
     stab = None
     if task["stability_steps"]:
@@ -181,4 +222,9 @@ def score_task(task: dict) -> dict:
             8,
             task["stability_steps"],
         )
-    return {"rows": rows, "train_wall_s": wall, "stability": stab}
+    return {
+        "rows": rows,
+        "train_wall_s": wall,
+        "pretrain_wall_s": pretrain_s,
+        "stability": stab,
+    }

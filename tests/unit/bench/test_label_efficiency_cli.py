@@ -25,3 +25,39 @@ def test_earlier_scores_are_kept_only_for_the_same_protocol(tmp_path):
     longer = {**s, "epochs": s["epochs"] + 1}
     assert label_efficiency.earlier_scores(tmp_path, longer) == {}
     assert label_efficiency.earlier_scores(tmp_path / "none", s) == {}
+
+
+def test_cheap_frames_are_the_runs_own_or_those_named_in_the_cost(tmp_path):
+    own = tmp_path / "runs" / "ablation_pretrain_s1" / "pretrain" / "frames.extxyz"
+    own.parent.mkdir(parents=True)
+    own.write_text("")
+    assert label_efficiency.cheap_frames(tmp_path, "ablation_pretrain", 1, {}) == own
+    like = {"cheap_from": "ablation_pretrain"}
+    assert label_efficiency.cheap_frames(tmp_path, "uniform_pretrained", 1, like) == own
+    assert label_efficiency.cheap_frames(tmp_path, "pax", 1, {}) is None
+    assert label_efficiency.cheap_frames(tmp_path, "ablation_pretrain", 0, {}) is None
+
+
+def test_uniform_pretrained_copies_uniform_and_names_its_cheap_source(tmp_path):
+    import pytest
+    from ase import Atoms
+    from ase.io import read, write
+
+    s = {"seeds": 1}
+    costs = {"uniform": {"0": {"labels": 2, "reference_calls": 80}}}
+    with pytest.raises(SystemExit, match="seed 0 needs"):
+        label_efficiency.add_uniform_pretrained(tmp_path, "ablation_pre", s, costs)
+    frames = [Atoms("H2", positions=[[0, 0, 0], [0, 0, d]]) for d in (0.7, 0.8)]
+    (tmp_path / "arms" / "uniform").mkdir(parents=True)
+    write(str(tmp_path / "arms" / "uniform" / "s0.extxyz"), frames)
+    cheap = tmp_path / "runs" / "ablation_pre_s0" / "pretrain" / "frames.extxyz"
+    cheap.parent.mkdir(parents=True)
+    cheap.write_text("")
+    label_efficiency.add_uniform_pretrained(tmp_path, "ablation_pre", s, costs)
+    copied = read(str(tmp_path / "arms" / "uniform_pretrained" / "s0.extxyz"), ":")
+    assert [a.positions[1, 2] for a in copied] == [0.7, 0.8]
+    assert costs["uniform_pretrained"]["0"] == {
+        "labels": 2,
+        "reference_calls": 80,
+        "cheap_from": "ablation_pre",
+    }
