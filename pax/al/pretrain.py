@@ -51,7 +51,9 @@ def _pretrain(ctx: Context) -> None:
     )
     frames = labelled_frames(ctx, cheap)
     e0s = _cheap_e0s(ctx, cheap) if ctx.e0s is not None else None
-    ens, train, valid = pretrained_ensemble(ctx.cfg.mlff, frames, e0s, pre)
+    ens, train, valid = pretrained_ensemble(
+        ctx.cfg.mlff, frames, e0s, pre, _progress(ctx, pre.epochs)
+    )
     mean = ens.last_valid[-1]
     ctx.tracker.log(
         "phase",
@@ -75,6 +77,23 @@ def _pretrain(ctx: Context) -> None:
     ctx.ensemble = _switched(ctx, ens)
 
 
+def _progress(ctx: Context, epochs: int):
+    """Pretraining's on_epoch: "train" records, a log line every 10 epochs."""
+
+    def on_epoch(record: dict) -> None:
+        ctx.tracker.log("train", record)
+        epoch = record["epoch"]
+        if record["member"] == "mean" and (epoch % 10 == 0 or epoch == epochs):
+            log.info(
+                "pretrain: epoch %d / %d, validation force MAE %.4f eV/Å",
+                epoch,
+                epochs,
+                record["valid_f_mae"],
+            )
+
+    return on_epoch
+
+
 def _switched(ctx: Context, ens):
     """The ensemble with the expensive reference's E0s (when mlff.e0s=reference)."""
     from pax.mlff.offsets import set_e0s
@@ -84,7 +103,7 @@ def _switched(ctx: Context, ens):
     return ens
 
 
-def pretrained_ensemble(mlff_cfg, frames: list[Atoms], e0s, pre):
+def pretrained_ensemble(mlff_cfg, frames: list[Atoms], e0s, pre, on_epoch=None):
     """An ensemble trained pre.epochs on cheap-labelled frames, split by hash.
 
     Args:
@@ -92,6 +111,7 @@ def pretrained_ensemble(mlff_cfg, frames: list[Atoms], e0s, pre):
         frames: frames with the cheap method's REF_energy and REF_forces.
         e0s: the cheap method's isolated-atom energies (eV), or None.
         pre: the al.pretrain config (valid_ratio, epochs).
+        on_epoch: called with each training record (Ensemble.train).
 
     Returns:
         (ensemble, training frames, validation frames).
@@ -107,7 +127,7 @@ def pretrained_ensemble(mlff_cfg, frames: list[Atoms], e0s, pre):
             "frames; raise al.pretrain.n_frames"
         )
     ens = Ensemble.build(mlff_cfg, train, e0s)
-    ens.train(train, valid, pre.epochs, phase="pretrain")
+    ens.train(train, valid, pre.epochs, phase="pretrain", on_epoch=on_epoch)
     return ens, train, valid
 
 

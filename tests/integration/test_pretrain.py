@@ -47,6 +47,13 @@ def test_cheap_labels_are_gfn1_and_stay_out_of_the_datasets(pretrained_run):
 def test_pretraining_is_logged_and_saved(pretrained_run):
     end = [e for e in events(pretrained_run, "phase") if e.get("phase") == "pretrain"]
     assert end and end[-1]["n_train"] + end[-1]["n_valid"] == 12
+    curve = [
+        e
+        for e in events(pretrained_run, "train")
+        if e["phase"] == "pretrain" and e["member"] == "mean"
+    ]
+    assert [e["epoch"] for e in curve] == [1, 2, 3]  # al.pretrain.epochs=3
+    assert curve[-1]["valid_f_mae"] == pytest.approx(end[-1]["valid_f_mae"])
     assert (pretrained_run / "state" / "pretrain.pt").is_file()
     import json
 

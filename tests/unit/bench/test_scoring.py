@@ -12,8 +12,8 @@ PRE = {"valid_ratio": 0.2, "epochs": 1}
 
 def test_pretrained_base_is_made_once_and_every_model_starts_from_it(
     tmp_path,
-    xtb_frames,
-    monkeypatch,  # noqa: F811
+    xtb_frames,  # noqa: F811
+    monkeypatch,
 ):
     from ase.io import write
 
