@@ -58,7 +58,7 @@ MODES = {
     "quick": dict(
         system="ethanol",
         seeds=3,
-        ns=[8, 16, 32, 64, 128],
+        ns=[4, 8, 16, 32, 64, 128],
         epochs=60,
         min_grad_steps=600,
         score_members=2,
@@ -378,7 +378,7 @@ def run_scoring(args, s, costs: dict) -> dict:
     tasks = {
         key: task
         for key, task in tasks.items()
-        if key[1] not in results.get(key[0], {})
+        if still_to_score(task, results.get(key[0], {}).get(key[1]), s)
     }
     with ProcessPoolExecutor(
         args.jobs, mp_context=multiprocessing.get_context("spawn")
@@ -387,7 +387,8 @@ def run_scoring(args, s, costs: dict) -> dict:
             key: pool.submit(scoring.score_task, task) for key, task in tasks.items()
         }
         for (arm, r), future in futures.items():
-            res = results.setdefault(arm, {})[r] = future.result()
+            by_seed = results.setdefault(arm, {})
+            res = by_seed[r] = merged(by_seed.get(r), future.result())
             stab = res["stability"]
             print(
                 f"scored {arm} seed {r}: {res['rows'][-1]}"
@@ -398,19 +399,55 @@ def run_scoring(args, s, costs: dict) -> dict:
 
 
 def earlier_scores(out: Path, s: dict) -> dict:
-    """Scores in out/result.json made with this scoring protocol (arm -> seed -> score).
+    """Scores in out/result.json made with this scoring protocol (arm -> seed ->
+    score), restricted to the label counts in s["ns"].
 
-    An arm-seed scored there is not scored again (its frames file is the same
+    An arm-seed is only scored at the N it lacks (its frames file is the same
     unless its arm was run again: then pass --rescore).
     """
     path = out / "result.json"
     if not path.exists():
         return {}
     old = json.loads(path.read_text())
-    keys = ("ns", "epochs", "min_grad_steps", "score_members", "stability_steps")
+    keys = ("epochs", "min_grad_steps", "score_members", "stability_steps")
     if any(old["setting"].get(k) != s[k] for k in keys):
         return {}
-    return old.get("scored", {})
+    return {
+        arm: {
+            r: {**res, "rows": [row for row in res["rows"] if row["n"] in s["ns"]]}
+            for r, res in by_seed.items()
+        }
+        for arm, by_seed in old.get("scored", {}).items()
+    }
+
+
+def still_to_score(task: dict, earlier: dict | None, s: dict) -> bool:
+    """Narrow task to the N that earlier (its arm-seed's scores) lacks; whether any.
+
+    The stability run goes with the largest N: it is kept from earlier when
+    that N was scored there.
+    """
+    if earlier is None:
+        return True
+    done = {row["n"] for row in earlier["rows"]}
+    task["ns"] = [n for n in task["ns"] if n not in done]
+    if max(s["ns"]) in done:
+        task["stability_steps"] = 0
+    return bool(task["ns"])
+
+
+def merged(earlier: dict | None, new: dict) -> dict:
+    """One arm-seed's scores: earlier rows and the new ones, by N and temperature."""
+    if earlier is None:
+        return new
+    rows = sorted(earlier["rows"] + new["rows"], key=lambda r: (r["n"], r["test_K"]))
+    return {
+        **new,
+        "rows": rows,
+        "train_wall_s": earlier["train_wall_s"] + new["train_wall_s"],
+        "pretrain_wall_s": earlier.get("pretrain_wall_s", 0.0) + new["pretrain_wall_s"],
+        "stability": new["stability"] or earlier["stability"],
+    }
 
 
 def main(argv=None) -> None:

@@ -19,12 +19,44 @@ def test_no_builtin_arms_runs_only_the_ablations():
 def test_earlier_scores_are_kept_only_for_the_same_protocol(tmp_path):
     args = label_efficiency.parse_args(["--quick", "--out", str(tmp_path)])
     s = label_efficiency.setting(args)
-    scored = {"uniform": {"0": {"rows": []}}}
+    row = {"n": 8, "test_K": 500.0, "f_mae": 0.1}
+    scored = {"uniform": {"0": {"rows": [row, {**row, "n": 1000}]}}}
     (tmp_path / "result.json").write_text(json.dumps({"setting": s, "scored": scored}))
-    assert label_efficiency.earlier_scores(tmp_path, s) == scored
+    kept = {"uniform": {"0": {"rows": [row]}}}  # N=1000 is not in the setting
+    assert label_efficiency.earlier_scores(tmp_path, s) == kept
+    assert label_efficiency.earlier_scores(tmp_path, {**s, "ns": [4, 8]}) == kept
     longer = {**s, "epochs": s["epochs"] + 1}
     assert label_efficiency.earlier_scores(tmp_path, longer) == {}
     assert label_efficiency.earlier_scores(tmp_path / "none", s) == {}
+
+
+def test_only_missing_label_counts_are_scored_and_merged_in_order():
+    s = {"ns": [4, 8, 16]}
+    rows = [{"n": n, "test_K": t} for n in (8, 16) for t in (300.0, 500.0)]
+    earlier = {"rows": rows, "train_wall_s": 10.0, "stability": {"steps": 5}}
+    task = {"ns": [4, 8, 16], "stability_steps": 5}
+    assert label_efficiency.still_to_score(task, earlier, s)
+    assert task == {"ns": [4], "stability_steps": 0}  # stability kept (N=16 done)
+    assert not label_efficiency.still_to_score({"ns": [8, 16]}, earlier, s)
+    fresh = {"ns": [4, 8, 16], "stability_steps": 5}
+    assert label_efficiency.still_to_score(fresh, None, s) and fresh["ns"] == [4, 8, 16]
+
+    new = {
+        "rows": [{"n": 4, "test_K": t} for t in (500.0, 300.0)],
+        "train_wall_s": 2.0,
+        "pretrain_wall_s": 0.0,
+        "stability": None,
+    }
+    out = label_efficiency.merged(earlier, new)
+    assert [(r["n"], r["test_K"]) for r in out["rows"]] == [
+        (4, 300.0),
+        (4, 500.0),
+        (8, 300.0),
+        (8, 500.0),
+        (16, 300.0),
+        (16, 500.0),
+    ]
+    assert out["train_wall_s"] == 12.0 and out["stability"] == {"steps": 5}
 
 
 def test_cheap_frames_are_the_runs_own_or_those_named_in_the_cost(tmp_path):
