@@ -447,6 +447,7 @@ def merged(earlier: dict | None, new: dict) -> dict:
         "train_wall_s": earlier["train_wall_s"] + new["train_wall_s"],
         "pretrain_wall_s": earlier.get("pretrain_wall_s", 0.0) + new["pretrain_wall_s"],
         "stability": new["stability"] or earlier["stability"],
+        "pretrained_only": new.get("pretrained_only") or earlier.get("pretrained_only"),
     }
 
 

@@ -50,6 +50,21 @@ def summarise(scored: dict, costs: dict, run_K: float, targets) -> dict:
         entry["stability_runs"] = len(runs)
         entry["stability_steps"] = runs[0]["steps"] if runs else 0
         entry["cost"] = cost_summary(costs.get(arm, {}), by_seed)
+        alone = [
+            r["pretrained_only"] for r in by_seed.values() if r.get("pretrained_only")
+        ]
+        if alone:
+            entry["pretrained_only"] = {
+                f"f_mae@{temp:.0f}K": stats.t_interval(
+                    [
+                        row["f_mae"]
+                        for rows in alone
+                        for row in rows
+                        if row["test_K"] == temp
+                    ]
+                )
+                for temp in temps
+            }
         out["arms"][arm] = entry
     ablations = [a for a in scored if a.startswith("ablation_")]
     pairs = [("uniform", "pax"), ("equal_cost", "pax")]
@@ -180,6 +195,17 @@ def markdown(summary: dict, s: dict, args, wall_s: float, targets) -> str:
         parts += [
             "Ratio of labels to target (goal for pax: uniform/pax >= 2):",
             table(["ratio", *[f"{t} eV/Å" for t in targets]], rows),
+        ]
+    rows = [
+        [arm, *[fmt_iv(e["pretrained_only"][k], spec=".4f") for k in keys]]
+        for arm, e in arms.items()
+        if "pretrained_only" in e
+    ]
+    if rows:
+        parts += [
+            "Pretrained arms: the ensemble pretrained on the cheap labels alone "
+            "(0 expensive labels), test F-MAE (eV/Å):",
+            table(["arm", *keys], rows),
         ]
     in_run = summary.get("in_run", {})
     if in_run:

@@ -182,7 +182,8 @@ def score_task(task: dict) -> dict:
     """One arm and seed, in a worker process: retrained errors and, when asked,
     the stability of the last model. task holds plain values and paths only;
     with task["cheap"] (a frames file) every model starts from an ensemble
-    pretrained on those cheap labels."""
+    pretrained on those cheap labels, whose own test errors (no expensive
+    label; the reference's E0s) are returned as pretrained_only."""
     import torch
     from ase.io import read
 
@@ -201,6 +202,17 @@ def score_task(task: dict) -> dict:
             task["pretrained"],
         )
     pretrain_s = time.time() - t0
+    cheap_only = None
+    if base is not None:  # the pretrained ensemble alone, no expensive label
+        from pax.mlff import Ensemble
+        from pax.mlff.offsets import set_e0s
+
+        ens0 = Ensemble.load(base)
+        set_e0s(ens0, task["e0s"])
+        cheap_only = [
+            {"n": 0, "test_K": temp, **test_errors(ens0, test)}
+            for temp, test in tests.items()
+        ]
     rows, ens, wall = score_arm(
         frames,
         ns,
@@ -226,5 +238,6 @@ def score_task(task: dict) -> dict:
         "rows": rows,
         "train_wall_s": wall,
         "pretrain_wall_s": pretrain_s,
+        "pretrained_only": cheap_only,
         "stability": stab,
     }

@@ -60,3 +60,30 @@ def test_in_run_summary_keeps_the_ns_every_seed_reached(tmp_path):
     (point,) = got["pax"]
     assert point["n"] == 8 and abs(point["mean"] - 0.3) < 1e-12 and point["seeds"] == 3
     assert point["lo"] < 0.3 < point["hi"]
+
+
+def test_pretrained_arms_report_their_pretrained_ensemble_alone():
+    def score(f_maes, alone):
+        rows = [
+            {"n": n, "test_K": 500.0, "f_mae": f, "f_rmse": f, "f_p99": f}
+            | {"e_mae_per_atom": 0.001}
+            for n, f in zip((4, 8), f_maes)
+        ]
+        return {
+            "rows": rows,
+            "train_wall_s": 1.0,
+            "stability": {"fraction_physical": 1.0, "steps": 10},
+            "pretrained_only": alone and [{**rows[0], "n": 0, "f_mae": alone}],
+        }
+
+    scored = {
+        "uniform": {"0": score((0.2, 0.1), None), "1": score((0.3, 0.1), None)},
+        "ablation_pre": {
+            "0": score((0.05, 0.04), 0.06),
+            "1": score((0.05, 0.04), 0.08),
+        },
+    }
+    out = report.summarise(scored, {}, 500.0, (0.1,))
+    assert "pretrained_only" not in out["arms"]["uniform"]
+    alone = out["arms"]["ablation_pre"]["pretrained_only"]["f_mae@500K"]
+    assert alone["mean"] == 0.07

@@ -47,6 +47,41 @@ def test_pretrained_base_is_made_once_and_every_model_starts_from_it(
     assert not same_interactions(fresh, base)
 
 
+def test_a_pretrained_arm_also_scores_the_pretrained_ensemble_alone(
+    tmp_path,
+    xtb_frames,  # noqa: F811
+):
+    from ase.io import write
+
+    from pax.al.idg_config import PretrainConfig
+
+    for name, frames in (("cheap", xtb_frames[:10]), ("arm", xtb_frames[10:18])):
+        write(str(tmp_path / f"{name}.extxyz"), frames)
+    write(str(tmp_path / "test.extxyz"), xtb_frames[40:])
+    task = {
+        "frames": tmp_path / "arm.extxyz",
+        "tests": {500.0: tmp_path / "test.extxyz"},
+        "ns": [4],
+        "mlff_cfg": tiny_cfg(),
+        "e0s": {1: -11.0, 6: -45.0, 8: -110.0},
+        "protocol": {"epochs": 1, "min_grad_steps": 1},
+        "valid_ratio": 0.1,
+        "replicate": 0,
+        "stability_steps": 0,
+        "cheap": tmp_path / "cheap.extxyz",
+        "cheap_e0s": {1: -10.0, 6: -40.0, 8: -100.0},
+        "pretrain": PretrainConfig(**PRE),
+        "pretrained": tmp_path / "base.pt",
+    }
+    res = scoring.score_task(task)
+    assert [r["n"] for r in res["rows"]] == [4]
+    (alone,) = res["pretrained_only"]
+    assert alone["n"] == 0 and alone["test_K"] == 500.0
+    assert alone["f_mae"] != res["rows"][0]["f_mae"]
+    plain = scoring.score_task({**task, "cheap": None})
+    assert plain["pretrained_only"] is None
+
+
 def same_interactions(a, b) -> bool:
     """Whether the first members' interaction weights are equal."""
     pa = a.members[0].model.interactions.parameters()
