@@ -69,7 +69,8 @@ def summarise(scored: dict, costs: dict, run_K: float, targets) -> dict:
     ablations = [a for a in scored if a.startswith("ablation_")]
     pairs = [("uniform", "pax"), ("equal_cost", "pax")]
     pairs += [("uniform", a) for a in ablations]
-    pairs += [("uniform_pretrained", a) for a in ablations]
+    pretrained = [a for a in ablations if "pretrained_only" in out["arms"][a]]
+    pairs += [("uniform_pretrained", a) for a in pretrained]
     pairs += [("uniform", "uniform_pretrained")]
     for arm, ours in pairs:
         if arm in scored and ours in scored:

@@ -83,7 +83,11 @@ def test_pretrained_arms_report_their_pretrained_ensemble_alone():
             "1": score((0.05, 0.04), 0.08),
         },
     }
+    scored["uniform_pretrained"] = scored["ablation_pre"]
+    scored["ablation_other"] = scored["uniform"]
     out = report.summarise(scored, {}, 500.0, (0.1,))
     assert "pretrained_only" not in out["arms"]["uniform"]
+    assert "uniform_pretrained/ablation_pre" in out["ratios"]
+    assert "uniform_pretrained/ablation_other" not in out["ratios"]
     alone = out["arms"]["ablation_pre"]["pretrained_only"]["f_mae@500K"]
     assert alone["mean"] == 0.07
