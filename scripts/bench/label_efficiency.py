@@ -333,7 +333,8 @@ def ensure_test_sets(args, s) -> dict[float, Path]:
 
 def run_scoring(args, s, costs: dict) -> dict:
     """Test sets (made here if missing, read only here), then every arm's models,
-    args.jobs arm-seeds at a time (one torch thread each)."""
+    args.jobs arm-seeds at a time (one torch thread each); pretrained ensembles
+    shared by arms (same cheap frames and seed) are made first, once each."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from dataclasses import replace
@@ -369,7 +370,9 @@ def run_scoring(args, s, costs: dict) -> dict:
             "cheap": cheap_frames(args.out, arm, int(r), cost),
             "cheap_e0s": cheap_e0s,
             "pretrain": cfg.al.pretrain,
-            "pretrained": args.out / "models" / f"{arm}_s{r}_pretrained.pt",
+            "pretrained": args.out
+            / "models"
+            / f"{cost.get('cheap_from', arm)}_s{r}_pretrained.pt",
         }
         for arm, by_seed in costs.items()
         for r, cost in sorted(by_seed.items(), key=lambda kv: int(kv[0]))
@@ -383,6 +386,9 @@ def run_scoring(args, s, costs: dict) -> dict:
     with ProcessPoolExecutor(
         args.jobs, mp_context=multiprocessing.get_context("spawn")
     ) as pool:
+        bases = {t["pretrained"]: t for t in tasks.values() if t["cheap"]}
+        for done in [pool.submit(scoring.pretrain_task, t) for t in bases.values()]:
+            done.result()  # each shared pretrained ensemble exists before scoring
         futures = {
             key: pool.submit(scoring.score_task, task) for key, task in tasks.items()
         }

@@ -178,6 +178,18 @@ def score_arm(frames, ns, mlff_cfg, e0s, protocol, valid_ratio, replicate, tests
     return rows, ens, wall
 
 
+def pretrain_task(task: dict) -> Path:
+    """The pretrained ensemble file of a score task with cheap frames (made once)."""
+    return pretrained_base(
+        task["cheap"],
+        task["mlff_cfg"],
+        task["cheap_e0s"],
+        task["pretrain"],
+        task["replicate"],
+        task["pretrained"],
+    )
+
+
 def score_task(task: dict) -> dict:
     """One arm and seed, in a worker process: retrained errors and, when asked,
     the stability of the last model. task holds plain values and paths only;
@@ -191,16 +203,8 @@ def score_task(task: dict) -> dict:
     frames = read(str(task["frames"]), ":")
     tests = {t: read(str(p), ":") for t, p in task["tests"].items()}
     ns = [n for n in task["ns"] if n <= len(frames)]
-    t0, base = time.time(), None
-    if task.get("cheap"):
-        base = pretrained_base(
-            task["cheap"],
-            task["mlff_cfg"],
-            task["cheap_e0s"],
-            task["pretrain"],
-            task["replicate"],
-            task["pretrained"],
-        )
+    t0 = time.time()
+    base = pretrain_task(task) if task.get("cheap") else None
     pretrain_s = time.time() - t0
     cheap_only = None
     if base is not None:  # the pretrained ensemble alone, no expensive label
