@@ -16,6 +16,7 @@ import reference
 import seeds
 import stats
 from ase import Atoms
+from ase.io import read
 from common import events, run_pax
 from make_test_set import reference_md
 
@@ -88,14 +89,22 @@ def pax_arm(
         max(e["md_step"] for e in idg if e["traj"] == t)
         for t in {e["traj"] for e in idg}
     )
+    cheap = pretrain_labels(run_dir)
     return frames, {
         "labels": len(frames),
         "idg_labels_in_budget": idg_labels,
-        "reference_calls": len(frames) + sampler_steps,
+        "reference_calls": len(frames) + sampler_steps + cheap,
         "idg_sampler_steps": sampler_steps,
+        "pretrain_labels": cheap,
         "mlff_md_steps": int(md[-1]["md_steps"]) if md else 0,
         "wall_s": wall,
     }
+
+
+def pretrain_labels(run_dir: Path) -> int:
+    """Cheap labels of a pax run's al.pretrain (its pretrain/frames.extxyz), or 0."""
+    path = run_dir / "pretrain" / "frames.extxyz"
+    return len(read(str(path), ":")) if path.exists() else 0
 
 
 def uniform_arm(

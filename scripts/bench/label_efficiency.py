@@ -281,7 +281,14 @@ def add_uniform_pretrained(out: Path, like: str, s: dict, costs: dict) -> None:
                 f"--uniform-pretrained-like {like}: seed {r} needs {uniform} and "
                 f"the cheap frames of {out / 'runs' / f'{like}_s{r}'}"
             )
-        cost = {**costs["uniform"][str(r)], "cheap_from": like}
+        cheap = arms.pretrain_labels(out / "runs" / f"{like}_s{r}")
+        cost = costs["uniform"][str(r)]
+        cost = {
+            **cost,
+            "reference_calls": cost["reference_calls"] + cheap,
+            "pretrain_labels": cheap,
+            "cheap_from": like,
+        }
         save(out, "uniform_pretrained", r, read(str(uniform), ":"), cost, costs)
 
 

@@ -84,12 +84,13 @@ def test_uniform_pretrained_copies_uniform_and_names_its_cheap_source(tmp_path):
     write(str(tmp_path / "arms" / "uniform" / "s0.extxyz"), frames)
     cheap = tmp_path / "runs" / "ablation_pre_s0" / "pretrain" / "frames.extxyz"
     cheap.parent.mkdir(parents=True)
-    cheap.write_text("")
+    write(str(cheap), frames * 3)
     label_efficiency.add_uniform_pretrained(tmp_path, "ablation_pre", s, costs)
     copied = read(str(tmp_path / "arms" / "uniform_pretrained" / "s0.extxyz"), ":")
     assert [a.positions[1, 2] for a in copied] == [0.7, 0.8]
     assert costs["uniform_pretrained"]["0"] == {
         "labels": 2,
-        "reference_calls": 80,
+        "reference_calls": 86,  # 80 reference MD steps + 6 cheap labels
+        "pretrain_labels": 6,
         "cheap_from": "ablation_pre",
     }

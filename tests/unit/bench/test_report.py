@@ -91,3 +91,11 @@ def test_pretrained_arms_report_their_pretrained_ensemble_alone():
     assert "uniform_pretrained/ablation_other" not in out["ratios"]
     alone = out["arms"]["ablation_pre"]["pretrained_only"]["f_mae@500K"]
     assert alone["mean"] == 0.07
+
+
+def test_projection_leaves_out_sampler_steps_and_cheap_pretraining_labels():
+    cost = {"labels": 128, "reference_calls": 2728, "idg_sampler_steps": 2400}
+    costs = {"0": {**cost, "pretrain_labels": 200}}
+    out = report.cost_summary(costs, {"0": {"train_wall_s": 1.0}})
+    assert out["pretrain_labels"] == 200
+    assert out["projected_h_at_1min_per_call"] == 128 / 60
