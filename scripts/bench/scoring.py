@@ -3,8 +3,9 @@
 Every arm, seed and N gets the same model config, the same E0s, the same
 train/validation split rule (pax's goes_to_validation) and the same training
 length: a number of epochs with a floor of gradient steps (small N would
-otherwise stop after a few steps). Test sets are read only here (see
-score_task's caller).
+otherwise stop after a few steps). A pretrained arm starts each N from one
+ensemble pretrained on its cheap-labelled frames (pretrained_base) instead of
+a new one. Test sets are read only here (see score_task's caller).
 """
 
 from __future__ import annotations
