@@ -101,9 +101,14 @@ def pax_arm(
     }
 
 
+def pretrain_frames(run_dir: Path) -> Path:
+    """Where a pax run's al.pretrain keeps its cheap-labelled frames."""
+    return run_dir / "pretrain" / "frames.extxyz"
+
+
 def pretrain_labels(run_dir: Path) -> int:
-    """Cheap labels of a pax run's al.pretrain (its pretrain/frames.extxyz), or 0."""
-    path = run_dir / "pretrain" / "frames.extxyz"
+    """Cheap labels of a pax run's al.pretrain, or 0."""
+    path = pretrain_frames(run_dir)
     return len(read(str(path), ":")) if path.exists() else 0
 
 

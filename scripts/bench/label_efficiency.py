@@ -295,8 +295,7 @@ def add_uniform_pretrained(out: Path, like: str, s: dict, costs: dict) -> None:
 def cheap_frames(out: Path, arm: str, r: int, cost: dict) -> Path | None:
     """The cheap-labelled pretraining frames of an arm and seed: those of its own
     pax run, or of the run of cost["cheap_from"]; None for an arm not pretrained."""
-    run = out / "runs" / f"{cost.get('cheap_from', arm)}_s{r}"
-    path = run / "pretrain" / "frames.extxyz"
+    path = arms.pretrain_frames(out / "runs" / f"{cost.get('cheap_from', arm)}_s{r}")
     return path if path.exists() else None
 
 
