@@ -3,7 +3,8 @@
 Two arms run the same task one after the other on the same machine:
 
   * pax: as it is (al=default, run.torch_threads=0, members trained at once);
-  * aims-PAX mode: al=aims_pax, one torch thread, members one after the other
+  * aims-PAX mode: al=aims_pax, one torch thread, members one after the other,
+    batch size 5
     (what aims-PAX does; --compare trajectories instead runs pax with
     al.num_trajectories N and 2N).
 
@@ -80,7 +81,12 @@ SYSTEMS = {
 }
 MODES = {
     "pax": ["run.torch_threads=0", "mlff.parallel_members=0"],
-    "aims-PAX mode": ["al=aims_pax", "run.torch_threads=1", "mlff.parallel_members=1"],
+    "aims-PAX mode": [
+        "al=aims_pax",
+        "run.torch_threads=1",
+        "mlff.parallel_members=1",
+        "mlff.batch_size=5",
+    ],
 }
 BUDGET = ["al.convergence_patience=10", "al.max_convergence_epochs=40"]
 
