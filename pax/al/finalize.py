@@ -10,6 +10,7 @@ from pathlib import Path
 from ase.io import write
 
 from pax.al.context import Context
+from pax.mlff.metrics import committee_errors
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,12 @@ def write_results(ctx: Context, summary: dict) -> Path:
     write(str(tmp / "train.extxyz"), ctx.train_frames(), format="extxyz")
     write(str(tmp / "valid.extxyz"), ctx.store.get("valid"), format="extxyz")
     valid = ctx.store.get("valid")
-    metrics = ctx.ensemble.evaluate(valid)
+    valid_pred = ctx.ensemble.predict(valid)
+    metrics = committee_errors(valid_pred, valid)
     summary["final_validation"] = metrics
     if ctx.test_frames:
-        summary["test"] = ctx.ensemble.evaluate(ctx.test_frames)
+        test_pred = ctx.ensemble.predict(ctx.test_frames)
+        summary["test"] = committee_errors(test_pred, ctx.test_frames)
     summary["energy"] = energy_figures(summary)
     warning = energy_warning(metrics, ctx.cfg.mlff)
     if warning:
@@ -65,9 +68,9 @@ def write_results(ctx: Context, summary: dict) -> Path:
     tmp.rename(results)
     ctx.tracker.summary(summary)
     ctx.tracker.log_model([results / "models" / p.name for p in model_paths])
-    _parity(ctx, valid, results / "parity_valid.png", "validation")
+    _parity(valid_pred, valid, results / "parity_valid.png", "validation")
     if ctx.test_frames:
-        _parity(ctx, ctx.test_frames, results / "parity_test.png", "test")
+        _parity(test_pred, ctx.test_frames, results / "parity_test.png", "test")
     return results
 
 
@@ -110,13 +113,10 @@ def energy_warning(metrics: dict, mlff) -> str | None:
     return None
 
 
-def _parity(ctx: Context, frames, path: Path, title: str) -> None:
+def _parity(pred: dict, frames, path: Path, title: str) -> None:
     import numpy as np
 
     from pax.tracking import plots
 
-    if not frames:
-        return
-    pred = ctx.ensemble.predict(frames)
     ref = np.concatenate([a.arrays["REF_forces"] for a in frames])
     plots.parity(pred["forces_comm"].ravel(), ref.ravel(), path, title=title)

@@ -31,13 +31,10 @@ from pax.md.state import (
 )
 from pax.md.subset import Subset, make_subset
 from pax.mlff.fast_product import for_inference
+from pax.mlff.graphs import CPU_BATCH_ATOMS
 
 PER_SYSTEM = (*MEASURES, "energy_sd")
 """The committee statistics `uncertainty()` reports per trajectory."""
-
-CPU_BATCH_ATOMS = 256
-"""Default atoms per CPU model evaluation (scripts/bench/md.py: 8-16 aspirins
-per sub-batch ran 25-35% faster than 32 at once)."""
 
 
 class BatchedMD:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -125,7 +126,13 @@ def build_model(cfg: MLFFConfig, stats: ModelStats, seed: int) -> torch.nn.Modul
         )
     )
     dtype = DTYPES[cfg.default_dtype.value]
-    with torch.random.fork_rng(devices=[]), torch_dtype(dtype):
+    with (
+        torch.random.fork_rng(devices=[]),
+        torch_dtype(dtype),
+        warnings.catch_warnings(),
+    ):
+        # e3nn scripts its codegen; each block warns about mace's annotations
+        warnings.filterwarnings("ignore", message="The TorchScript type system")
         torch.manual_seed(seed)
         model = modules.ScaleShiftMACE(
             r_max=cfg.r_max,

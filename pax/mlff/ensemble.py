@@ -18,7 +18,7 @@ from pax.mlff.config import Device, Init, MLFFConfig
 from pax.mlff.fast_product import use_element_contractions
 from pax.mlff.foundation import adapted_config, foundation_stats, starting_model
 from pax.mlff.graphs import GraphCache, geometry_key, torch_dtype
-from pax.mlff.metrics import energy_spread_per_atom, error_metrics, reference_arrays
+from pax.mlff.metrics import committee_errors, error_metrics, reference_arrays
 from pax.mlff.offsets import refit_offsets, set_fingerprint
 from pax.mlff.parallel import map_members
 from pax.mlff.predict import committee_predict
@@ -315,7 +315,7 @@ class Ensemble:
     def predict(
         self, atoms_list: Sequence[Atoms], compute_stress: bool = False
     ) -> dict:
-        """Per-member and committee predictions over all systems, one batch per member.
+        """Per-member and committee predictions over all systems (pax.mlff.predict).
 
         Returns numpy arrays: energies (K, N) eV, forces (K, n_atoms_total, 3) eV/Å,
         energy (N) and energy_var (N), forces_comm (n_atoms_total, 3) mean and
@@ -343,18 +343,7 @@ class Ensemble:
             f_rmse (eV/Å); "mean" also has e_spread_per_atom, the members' energy
             SD per atom (eV/atom) averaged over the structures.
         """
-        ref_e, ref_f, n_atoms = reference_arrays(atoms_list)
-        out = self.predict(atoms_list)
-        mean = error_metrics(out["energy"], ref_e, n_atoms, out["forces_comm"], ref_f)
-        spread = energy_spread_per_atom(out["energies"], n_atoms)  # (N,) eV/atom
-        mean["e_spread_per_atom"] = float(spread.mean())
-        return {
-            "mean": mean,
-            "members": [
-                error_metrics(e, ref_e, n_atoms, f, ref_f)
-                for e, f in zip(out["energies"], out["forces"])
-            ],
-        }
+        return committee_errors(self.predict(atoms_list), atoms_list)
 
     # persistence --------------------------------------------------------------------
     def save(self, path: str | Path, keep_prev: bool = False) -> Path:

@@ -44,6 +44,31 @@ def error_metrics(
     }
 
 
+def committee_errors(pred: dict, atoms_list: Sequence[Atoms]) -> dict:
+    """Errors of the committee mean and of each member against REF_ labels.
+
+    Args:
+        pred: committee predictions of atoms_list (pax.mlff.predict.committee_predict).
+        atoms_list: the structures with their reference labels.
+
+    Returns:
+        {"mean": metrics, "members": [metrics per member]} as error_metrics; "mean"
+        also has e_spread_per_atom, the members' energy SD per atom (eV/atom)
+        averaged over the structures.
+    """
+    ref_e, ref_f, n_atoms = reference_arrays(atoms_list)
+    mean = error_metrics(pred["energy"], ref_e, n_atoms, pred["forces_comm"], ref_f)
+    spread = energy_spread_per_atom(pred["energies"], n_atoms)  # (N,) eV/atom
+    mean["e_spread_per_atom"] = float(spread.mean())
+    return {
+        "mean": mean,
+        "members": [
+            error_metrics(e, ref_e, n_atoms, f, ref_f)
+            for e, f in zip(pred["energies"], pred["forces"], strict=True)
+        ],
+    }
+
+
 def energy_spread_per_atom(energies: np.ndarray, n_atoms: np.ndarray) -> np.ndarray:
     """The committee's energy disagreement: SD over members of E / n_atoms.
 

@@ -1,4 +1,4 @@
-"""Committee prediction: many systems in one graph batch, every member on it."""
+"""Committee prediction: many systems in graph batches, every member on each."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ from ase import Atoms
 from mace.tools import AtomicNumberTable
 
 from pax.errors import PaxError
-from pax.mlff.graphs import GraphCache, torch_dtype
+from pax.mlff.graphs import (
+    CPU_BATCH_ATOMS,
+    GraphCache,
+    consecutive_chunks,
+    torch_dtype,
+)
 from pax.mlff.train import forward_eval
 
 log = logging.getLogger(__name__)
@@ -34,11 +39,21 @@ def committee_predict(
     """
     if len(atoms_list) == 0:
         raise PaxError("predict needs at least one structure")
+    max_atoms = CPU_BATCH_ATOMS if torch.device(device).type == "cpu" else None
+    outs = []  # per chunk, per member
     with torch_dtype(cache.dtype):
-        batch = cache.batch(atoms_list, device)
-        outs = [forward_eval(m, batch, compute_stress) for m in models]
-    energies = np.stack([o["energy"].cpu().numpy() for o in outs])  # (K, N) eV
-    forces = np.stack([o["forces"].cpu().numpy() for o in outs])  # (K, n, 3) eV/Å
+        for chunk in consecutive_chunks(atoms_list, max_atoms):
+            batch = cache.batch(chunk, device)
+            outs.append([forward_eval(m, batch, compute_stress) for m in models])
+
+    def stacked(key: str) -> np.ndarray:
+        per_member = zip(*outs, strict=True)
+        return np.stack(
+            [np.concatenate([o[key].cpu().numpy() for o in m]) for m in per_member]
+        )
+
+    energies = stacked("energy")  # (K, N) eV
+    forces = stacked("forces")  # (K, n, 3) eV/Å
     result = {
         "energies": energies,
         "forces": forces,
@@ -46,10 +61,10 @@ def committee_predict(
         "energy_var": energies.var(0),
         "forces_comm": forces.mean(0),
         "forces_var": forces.var(0),
-        "ptr": batch.ptr.cpu().numpy(),
+        "ptr": np.concatenate([[0], np.cumsum([len(a) for a in atoms_list])]),
     }
     if compute_stress:
-        stresses = np.stack([o["stress"].cpu().numpy() for o in outs])
+        stresses = stacked("stress")
         result.update(stresses=stresses, stress=stresses.mean(0))
     return result
 

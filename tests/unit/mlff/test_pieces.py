@@ -8,7 +8,7 @@ from ase.calculators.emt import EMT
 from pax.errors import ConfigError, PaxError
 from pax.mlff.config import Dtype, MLFFConfig, PeriodicLoss
 from pax.mlff.ensemble import Ensemble, split_sets
-from pax.mlff.graphs import geometry_key
+from pax.mlff.graphs import consecutive_chunks, geometry_key
 from pax.mlff.metrics import error_metrics, per_element_force_errors
 from tests.unit.mlff.frames import tiny_cfg
 
@@ -122,3 +122,25 @@ def test_unknown_element_is_a_user_error():
     assert ens.atomic_numbers == [1, 29]
     with pytest.raises(PaxError, match="unknown to the models"):
         ens.predict([bulk("Ag")])
+
+
+def test_consecutive_chunks_keep_order_and_the_atom_limit():
+    frames = [bulk("Cu", cubic=True).repeat((1, 1, n)) for n in (1, 2, 1, 3, 1)]
+    chunks = consecutive_chunks(frames, 8)  # 4, 8, 4, 12, 4 atoms
+    assert [[len(a) for a in c] for c in chunks] == [[4], [8], [4], [12], [4]]
+    assert [len(c) for c in consecutive_chunks(frames, 9)] == [1, 1, 1, 1, 1]
+    assert [len(c) for c in consecutive_chunks(frames, 16)] == [3, 2]
+    assert consecutive_chunks(frames, None) == [frames]
+
+
+def test_chunked_prediction_equals_one_batch(monkeypatch):
+    import pax.mlff.predict as predict
+
+    frames = _copper()
+    ens = Ensemble.build(tiny_cfg(), frames[:4], e0s={29: 0.0})
+    whole = ens.predict(frames, compute_stress=True)
+    monkeypatch.setattr(predict, "CPU_BATCH_ATOMS", 5)  # one 4-atom cell a chunk
+    parts = ens.predict(frames, compute_stress=True)
+    for key in ("energies", "forces", "forces_var", "stresses", "ptr"):
+        assert parts[key].shape == whole[key].shape
+        assert np.allclose(parts[key], whole[key], atol=1e-5), key
