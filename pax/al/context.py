@@ -35,6 +35,7 @@ class Context:
     budget: TimeBudget = field(default_factory=TimeBudget)
     _last_save: float = 0.0
     _test_at_labels: int = -1
+    _test_eval_s: float = 0.0
 
     @property
     def state_dir(self) -> Path:
@@ -99,7 +100,11 @@ class Context:
         return min(len(s) for s in self._member_sets())
 
     def track_test(self, phase: str) -> None:
-        """Log the ensemble's test-set errors every run.test_every_labels labels."""
+        """Log the ensemble's test-set errors every run.test_every_labels labels.
+
+        Each record also has test_eval_s, the seconds this session spent on test
+        evaluations so far (this one included), which a benchmark can subtract.
+        """
         every = self.cfg.run.test_every_labels
         if not self.test_frames or self.ensemble is None or every == 0:
             return
@@ -107,13 +112,16 @@ class Context:
         if self._test_at_labels >= 0 and labels - self._test_at_labels < every:
             return
         self._test_at_labels = labels
+        started = time.monotonic()
         with self.budget.section("evaluation"):
             mean = self.ensemble.evaluate(self.test_frames)["mean"]
+        self._test_eval_s += time.monotonic() - started
         self.tracker.log(
             "test",
             {
                 "phase": phase,
                 "n_labels": labels,
+                "test_eval_s": self._test_eval_s,
                 "test_f_mae": mean["f_mae"],
                 "test_f_rmse": mean["f_rmse"],
                 "test_e_mae_per_atom": mean["e_mae_per_atom"],

@@ -1,5 +1,7 @@
 """One "sampling" record per ticket over a run's life; train records carry sizes."""
 
+import time
+
 import numpy as np
 import pytest
 from ase.build import molecule
@@ -93,6 +95,7 @@ class CountingEnsemble:
 
     def evaluate(self, frames):
         self.calls += 1
+        time.sleep(0.01)
         return {"mean": {"f_mae": 0.1, "f_rmse": 0.2, "e_mae_per_atom": 0.001}}
 
 
@@ -108,4 +111,7 @@ def test_test_set_is_tracked_every_n_labels_or_only_at_the_end(
         ctx.store.add("train", water)
         ctx.track_test("al")
     assert ctx.ensemble.calls == expected
-    assert len([r for r in read_metrics(tmp_path) if r["kind"] == "test"]) == expected
+    tests = [r for r in read_metrics(tmp_path) if r["kind"] == "test"]
+    assert len(tests) == expected
+    spent = [r["test_eval_s"] for r in tests]  # cumulative: 0.01 s or more each
+    assert all(b - a >= 0.01 for a, b in zip([0.0, *spent], spent, strict=False))
