@@ -27,8 +27,8 @@ VIRIALS_KEY = "REF_virials"
 
 CPU_BATCH_ATOMS = 256
 """Atoms per model evaluation on CPU: caches favour a few hundred (200 aspirins
-predicted 40% faster in sub-batches of 10-20 than at once; scripts/bench/md.py:
-8-16 aspirins per MD sub-batch ran 25-35% faster than 32)."""
+took 6.2-6.6 s in sub-batches of 10-20 against 9.2-10.1 s at once;
+scripts/bench/md.py: 8-16 aspirins per MD sub-batch ran 25-35% faster than 32)."""
 
 KEYSPEC = KeySpecification(
     info_keys={"energy": ENERGY_KEY, "stress": STRESS_KEY, "virials": VIRIALS_KEY},
