@@ -20,13 +20,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 RUN = [
     "dft=emt",
-    "dft.delay_s=1.5",
+    "dft.delay_s=5",
     "cluster.max_workers=2",
     "al.max_MD_steps=600",
     "al=aims_pax",  # distinct member sets: AL needs ~10 labels to reach 14 per member
     "al.sanity.enabled=false",  # EMT water breaks its bonds: the gate refuses all
 ]
-"""Labels take 1.5 s on two workers, so AL saves its state with labels out."""
+"""Labels take 5 s on two workers, so AL saves its state (every 10 s) with labels
+out even when its trajectories fly apart and it ends after a few labels."""
 
 
 def finished_tickets(run_dir: Path) -> set[str]:
