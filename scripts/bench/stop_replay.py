@@ -27,7 +27,7 @@ def replay(run_dir: Path, window: int) -> dict | None:
     target = float(cfg["al"]["desired_acc"])
     min_valid = int(cfg["al"]["min_valid_size"])
     valid_mae, n_valid, prospective, labels = None, 0, [], 0
-    tests = [r for r in events(run_dir, "test")]
+    tests = events(run_dir, "test")
     for rec in events(run_dir):
         kind = rec.get("kind")
         if rec.get("phase") != "al":
