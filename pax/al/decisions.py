@@ -71,6 +71,42 @@ def idg_stop(
     return None
 
 
+def accuracy_stop(
+    valid_f_mae: float | None,
+    desired_acc: float,
+    valid_e_mae_mev: float | None = None,
+    desired_acc_energy_mev: float = 0.0,
+    prospective_f_mae: float | None = None,
+    prospective_on: bool = False,
+) -> str | None:
+    """The reason for AL's accuracy stop, or None while it does not hold.
+
+    It needs the validation force MAE below desired_acc (eV/Å); when
+    prospective_on, also the prospective force MAE (new labels' errors before
+    training on them); when desired_acc_energy_mev > 0, also the validation
+    energy MAE per atom (meV/atom) at or below it.
+    """
+    forces_ok = valid_f_mae is not None and valid_f_mae < desired_acc
+    prospective_ok = not prospective_on or (
+        prospective_f_mae is not None and prospective_f_mae < desired_acc
+    )
+    energy_on = desired_acc_energy_mev > 0
+    energy_ok = not energy_on or (
+        valid_e_mae_mev is not None and valid_e_mae_mev <= desired_acc_energy_mev
+    )
+    if not (forces_ok and prospective_ok and energy_ok):
+        return None
+    reason = f"validation force MAE {valid_f_mae:.4f} < desired_acc {desired_acc} eV/Å"
+    if prospective_on:
+        reason += f" and prospective force MAE {prospective_f_mae:.4f}"
+    if energy_on:
+        reason += (
+            f" and energy MAE {valid_e_mae_mev:.2f} <= desired_acc_energy "
+            f"{desired_acc_energy_mev} meV/atom"
+        )
+    return reason
+
+
 def al_stop(
     valid_f_mae: float | None,
     desired_acc: float,
@@ -83,32 +119,16 @@ def al_stop(
     prospective_f_mae: float | None = None,
     prospective_on: bool = False,
 ) -> str | None:
-    """The reason AL stops now, or None to continue.
-
-    The accuracy stop needs the validation force MAE below desired_acc (eV/Å);
-    when prospective_on, also the prospective force MAE (new labels' errors
-    before training on them); when desired_acc_energy_mev > 0, also the
-    validation energy MAE per atom (meV/atom) at or below it.
-    """
-    forces_ok = valid_f_mae is not None and valid_f_mae < desired_acc
-    prospective_ok = not prospective_on or (
-        prospective_f_mae is not None and prospective_f_mae < desired_acc
+    """The reason AL stops now (accuracy_stop, size or MD limit), or None."""
+    reason = accuracy_stop(
+        valid_f_mae,
+        desired_acc,
+        valid_e_mae_mev,
+        desired_acc_energy_mev,
+        prospective_f_mae,
+        prospective_on,
     )
-    energy_on = desired_acc_energy_mev > 0
-    energy_ok = not energy_on or (
-        valid_e_mae_mev is not None and valid_e_mae_mev <= desired_acc_energy_mev
-    )
-    if forces_ok and prospective_ok and energy_ok:
-        reason = (
-            f"validation force MAE {valid_f_mae:.4f} < desired_acc {desired_acc} eV/Å"
-        )
-        if prospective_on:
-            reason += f" and prospective force MAE {prospective_f_mae:.4f}"
-        if energy_on:
-            reason += (
-                f" and energy MAE {valid_e_mae_mev:.2f} <= desired_acc_energy "
-                f"{desired_acc_energy_mev} meV/atom"
-            )
+    if reason:
         return reason
     if train_size >= max_train_set_size:
         return f"training set reached {train_size} >= max_train_set_size"

@@ -3,10 +3,11 @@
 A run's records hold every AL label's prospective force MAE (`calibration`) and
 every validation of the mean model (`train`, member "mean"). Up to the moment
 a stop fires, a run with another `al.prospective_window` would have done the
-same, so the replay says when that stop would have fired: the tracker time,
-the AL labels, and the first test record at or after it (runs with
-run.test_set tracked during the run). The window is the only thing replayed;
-validation size and target are read from the run's config.
+same, so the replay applies pax's own accuracy stop (`pax.al.decisions`) to
+these records and says when it would have fired: the tracker time, the AL
+labels, and the first test record at or after it (runs with run.test_set
+tracked during the run). The window is the only thing replayed; target,
+validation size and energy target are read from the run's config.
 
     python scripts/bench/stop_replay.py outputs/bench/time_to_accuracy/aspirin/pax --windows 3 5 10
 """
@@ -20,40 +21,44 @@ import numpy as np
 import yaml
 from common import events, fmt, table
 
+from pax.al.decisions import accuracy_stop, enough_validation
+from pax.tracking.records import is_mean_train
+
 
 def replay(run_dir: Path, window: int) -> dict | None:
-    """The first AL moment where validation and the window's prospective MAE pass."""
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
-    target = float(cfg["al"]["desired_acc"])
-    min_valid = int(cfg["al"]["min_valid_size"])
-    valid_mae, n_valid, prospective, labels = None, 0, [], 0
+    """The first AL moment where pax's accuracy stop holds with this window."""
+    al = yaml.safe_load((run_dir / "config.yaml").read_text())["al"]
+    valid, n_valid, prospective, labels = {}, 0, [], 0
     tests = events(run_dir, "test")
     for rec in events(run_dir):
-        kind = rec.get("kind")
         if rec.get("phase") != "al":
             continue
-        if kind == "train" and rec.get("member") == "mean":
-            valid_mae, n_valid = rec.get("valid_f_mae"), int(rec.get("n_valid", 0))
-        elif kind == "calibration":
+        if is_mean_train(rec):
+            valid, n_valid = rec, int(rec.get("n_valid", 0))
+        elif rec.get("kind") == "calibration":
             prospective.append(float(rec["prospective_f_mae"]))
-        elif kind == "sampling" and rec.get("split"):
+        elif rec.get("kind") == "sampling" and rec.get("split"):
             labels += 1
         else:
             continue
         recent = prospective[-window:]
-        if (
-            valid_mae is not None
-            and n_valid >= min_valid
-            and valid_mae < target
-            and len(recent) == window
-            and np.mean(recent) < target
-        ):
+        mean = float(np.mean(recent)) if len(recent) == window else None
+        e_mae = valid.get("valid_e_mae_per_atom")
+        reason = accuracy_stop(
+            enough_validation(valid.get("valid_f_mae"), n_valid, al["min_valid_size"]),
+            al["desired_acc"],
+            None if e_mae is None else 1000.0 * e_mae,
+            al["desired_acc_energy"],
+            mean,
+            prospective_on=True,
+        )
+        if reason:
             test = next((t for t in tests if t["time_s"] >= rec["time_s"]), None)
             return {
                 "time_s": rec["time_s"],
                 "al_labels": labels,
-                "valid_f_mae": valid_mae,
-                "prospective": float(np.mean(recent)),
+                "valid_f_mae": valid["valid_f_mae"],
+                "prospective": mean,
                 "test_f_mae": None if test is None else test.get("test_f_mae"),
                 "test_labels": None if test is None else test.get("n_labels"),
             }

@@ -7,7 +7,7 @@ import stop_replay
 
 def _run(tmp_path, prospective, valid=0.08, n_valid=3):
     (tmp_path / "config.yaml").write_text(
-        "# pax 0\nal:\n  desired_acc: 0.1\n  min_valid_size: 3\n"
+        "# pax 0\nal:\n  desired_acc: 0.1\n  min_valid_size: 3\n  desired_acc_energy: 0.0\n"
     )
     rows = [{"kind": "train", "phase": "idg", "member": "mean", "valid_f_mae": 0.05}]
     rows.append(
