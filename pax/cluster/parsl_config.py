@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from parsl.config import Config
@@ -113,12 +114,14 @@ def local_workers(cfg: LocalClusterConfig) -> int:
     return min(cfg.max_workers, (os.cpu_count() or 1) // cfg.cores_per_worker)
 
 
-def kill_leftovers(run_dir: Path) -> list[int]:
-    """Kill the Parsl processes an earlier, killed pax process of this run left.
+def kill_leftovers(run_dir: Path, wait_s: float = 10.0) -> list[int]:
+    """Kill the Parsl processes of this run still alive, and wait until they are dead.
 
     After a SIGKILL of pax alone (the OOM killer, `kill -9 PID`) its interchange
-    lives on, and a local block, which runs detached, can too. Interchanges are
-    found by their log under run_dir/parsl, worker pools by their log folder.
+    lives on, and a local block, which runs detached, can too; after a clean
+    shutdown the worker pools may still be exiting. Interchanges are found by
+    their log under run_dir/parsl, worker pools by their log folder. A process
+    counts as dead once it is a zombie: its reaping is up to its parent.
 
     Returns:
         The process ids killed.
@@ -127,7 +130,7 @@ def kill_leftovers(run_dir: Path) -> list[int]:
 
     parsl_dir = str(Path(run_dir).resolve() / "parsl") + os.sep
     marker = f"--logdir={parsl_dir}workers{os.sep}"
-    killed = []
+    killed: list[psutil.Process] = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info["cmdline"] or []
         try:
@@ -138,10 +141,22 @@ def kill_leftovers(run_dir: Path) -> list[int]:
             if ours:
                 for member in [*proc.children(recursive=True), proc]:
                     member.kill()
-                    killed.append(member.pid)
+                    killed.append(member)
         except psutil.Error:
             continue
-    return killed
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and any(_alive(p) for p in killed):
+        time.sleep(0.05)
+    return [p.pid for p in killed]
+
+
+def _alive(proc) -> bool:
+    import psutil
+
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:  # gone
+        return False
 
 
 def _local_executor(cfg: LocalClusterConfig, run_dir: Path) -> HighThroughputExecutor:

@@ -142,7 +142,7 @@ class ReferencePool:
         )
 
     def close(self) -> None:
-        """Stop Parsl and cancel the run's Slurm jobs; unfinished work stays submitted.
+        """Stop Parsl, its processes and Slurm jobs; unfinished work stays submitted.
 
         Safe to call twice and after a failed open().
         """
@@ -153,6 +153,7 @@ class ReferencePool:
                 self._dfk.cleanup()
         finally:
             self._dfk = None
+            kill_leftovers(self.run_dir)  # worker pools still exiting
             if self._is_slurm:
                 left = cancel_jobs_of_run(self.label, self.cluster_cfg.cmd_timeout_s)
                 if left:

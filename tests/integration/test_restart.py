@@ -1,7 +1,9 @@
 """SIGKILL the run at awkward moments, resume, and lose no label nor count one twice."""
 
 import json
+import os
 
+import psutil
 import pytest
 from ase.io import read
 
@@ -65,7 +67,6 @@ def test_kill_three_times_then_finish(tmp_path):
 
 
 def test_sigterm_stops_cleanly_and_leaves_no_process(tmp_path):
-    import os
     import signal
     import subprocess
     import time
@@ -89,12 +90,23 @@ def test_sigterm_stops_cleanly_and_leaves_no_process(tmp_path):
         proc.send_signal(signal.SIGTERM)  # the main process only, as scancel does
         assert proc.wait(timeout=60) == 130
         assert "rerun the same command to resume" in proc.stderr.read()
-        time.sleep(1)
-        left = subprocess.run(
-            ["pgrep", "-s", str(proc.pid)], capture_output=True, text=True
-        ).stdout.split()
+        deadline = time.time() + 5  # the block's shell wrappers exit after the pool
+        while (left := _living_in_session(proc.pid)) and time.time() < deadline:
+            time.sleep(0.1)
         assert not left, f"processes of the run left behind: {left}"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert run_pax(run_dir).returncode == 0
+
+
+def _living_in_session(sid: int) -> list[dict]:
+    """Processes of session sid that are not zombies (dead, waiting for a reaper)."""
+    living = []
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        try:
+            if os.getsid(proc.pid) == sid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                living.append(proc.info)
+        except OSError:  # gone
+            continue
+    return living
