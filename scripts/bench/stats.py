@@ -128,6 +128,36 @@ def ratio_interval(
     return {"ratio": point, "lo": lo, "hi": hi, "usable": float(r.size / n_boot)}
 
 
+def mean_ratio_interval(
+    numerator: Sequence[float],
+    denominator: Sequence[float],
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict:
+    """Ratio of two arms' means over seeds, with a bootstrap interval.
+
+    The seeds of each arm are resampled apart. A seed that never reached its
+    target enters as inf (its mean is inf); resamples with inf/inf are dropped.
+    """
+    a, b = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("mean_ratio_interval needs at least one seed per arm")
+    rng = np.random.default_rng(seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        point = float(a.mean() / b.mean())
+        r = np.array(
+            [
+                a[rng.integers(0, a.size, a.size)].mean()
+                / b[rng.integers(0, b.size, b.size)].mean()
+                for _ in range(n_boot)
+            ]
+        )
+    r = r[~np.isnan(r)]
+    lo, hi = _quantiles(r, level) if r.size else (None, None)
+    return {"ratio": point, "lo": lo, "hi": hi, "usable": float(r.size / n_boot)}
+
+
 def spread_order(n_items: int) -> list[int]:
     """0..n_items-1 ordered so every prefix of 2**m spreads evenly over the range.
 

@@ -12,14 +12,20 @@ The task's budget is the same in both: trajectories, training-set limit,
 convergence patience and epochs, 1 reference worker, al.desired_acc = --target.
 Each run tracks the independent test set during the run (run.test_set, every
 --test-every labels; never used for training or stopping) and ends on its own
-stop (or is given up after --timeout-s). Reported per arm: wall and labels until
+stop (or is given up after --timeout-s; with --until-target, once its test force
+MAE reaches the target). --seeds K runs every arm K times, replicate r with the
+same md.seed and mlff.seed in every arm. Reported per run: wall and labels until
 the test force MAE first falls to the target (tracker clock, IDG included, less
-the seconds spent on the test evaluations themselves),
-wall, labels, stop and test errors at the run's own end, and its time budget.
+the seconds spent on the test evaluations themselves; the test before it, above
+target, bounds the crossing from below), wall, labels, stop and test errors at
+the run's own end, and its time budget; per arm the mean and 95% t-interval
+over seeds, and each arm's mean time to target over the first arm's with a
+bootstrap interval.
 
     python scripts/bench/time_to_accuracy.py --system copper    # EMT, 800 K, periodic (about 15 min)
     python scripts/bench/time_to_accuracy.py --system aspirin   # xTB, the default experiment
     python scripts/bench/time_to_accuracy.py --system ethanol   # xTB, small MACE (quick)
+    python scripts/bench/time_to_accuracy.py --system aspirin --seeds 3 --until-target
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import json
 import time
 from pathlib import Path
 
+import seeds
 from common import (
     ROOT,
     SMALL_MODEL,
@@ -42,6 +49,7 @@ from common import (
     test_curve,
 )
 from make_test_set import ensure_test_set
+from stats import mean_ratio_interval, t_interval
 
 from pax.tracking.timing import summary_line
 
@@ -106,6 +114,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--max-train", type=int, help="al.max_train_set_size")
     p.add_argument("--test-every", type=int, default=5, help="labels between tests")
     p.add_argument("--timeout-s", type=float, default=3600.0, help="per run")
+    p.add_argument("--seeds", type=int, default=1, help="runs per arm")
+    p.add_argument(
+        "--until-target",
+        action="store_true",
+        help="end each run once its test force MAE reaches the target",
+    )
     p.add_argument(
         "--out", type=Path, help="default outputs/bench/time_to_accuracy/SYSTEM"
     )
@@ -135,23 +149,77 @@ def arms(compare: str, n: int) -> dict[str, list[str]]:
 
 
 def row(name: str, res: dict) -> tuple[list[str], list[str]]:
-    """Table row and time-budget row of one arm's result."""
+    """Table row and time-budget row of one run's result."""
     hit, end = res["hit"], res["summary"]
     test = end.get("test", {})
     best = min(test.get("members", [{}]), key=lambda m: m.get("f_mae", 9e9))
     e_mae = test.get("mean", {}).get("e_mae_per_atom")
     budget = end.get("time_budget")
+    before = res.get("before_hit")
+    label = f"{name}, seed {res.get('seed', 0)}"
     return [
-        name,
-        fmt(hit and net_time(hit), ".0f"),
+        label,
+        fmt(before and net_time(before), ".0f", "–")
+        + " – "
+        + fmt(hit and net_time(hit), ".0f"),
         fmt(hit and hit["n_labels"], "d"),
         f"{res['wall_s']:.0f}",
         f"{res['labels_idg']} + {res['labels_al']}",
-        end.get("stop_reason", "given up"),
-        fmt(test.get("mean", {}).get("f_mae")),
-        fmt(best.get("f_mae")),
-        fmt(e_mae and 1000 * e_mae, ".1f"),
-    ], [name, summary_line(budget) if budget else "–"]
+        end.get("stop_reason", res.get("ended", "given up")),
+        fmt(test.get("mean", {}).get("f_mae"), ".3f", "–"),
+        fmt(best.get("f_mae"), ".3f", "–"),
+        fmt(e_mae and 1000 * e_mae, ".1f", "–"),
+    ], [label, summary_line(budget) if budget else "–"]
+
+
+def to_target(runs: list[dict]) -> tuple[list[float], list[float]]:
+    """Net seconds and labels to target of each run (inf where never reached)."""
+    hits = [r["hit"] for r in runs]
+    return (
+        [net_time(h) if h else float("inf") for h in hits],
+        [h["n_labels"] if h else float("inf") for h in hits],
+    )
+
+
+def over_seeds(name: str, runs: list[dict]) -> list[str]:
+    """Summary row of one arm: its seeds' time and labels to target."""
+    secs, labels = to_target(runs)
+    reached = [i for i, s in enumerate(secs) if s != float("inf")]
+
+    def interval(values: list[float], spec: str) -> str:
+        if len(reached) < len(values):
+            return "not reached in every seed"
+        ci = t_interval(values)
+        return f"{ci['mean']:{spec}} [{ci['lo']:{spec}}, {ci['hi']:{spec}}]"
+
+    return [
+        name,
+        f"{len(reached)} / {len(runs)}",
+        interval(secs, ".0f"),
+        interval(labels, ".1f"),
+        ", ".join(fmt(runs[i]["hit"]["test_f_mae"]) for i in reached) or "–",
+    ]
+
+
+def ratio_lines(results: dict[str, list[dict]]) -> list[str]:
+    """Each arm's mean time and labels to target over the first arm's."""
+    first, *others = results
+    base_s, base_n = to_target(results[first])
+    lines = []
+    for name in others:
+        secs, labels = to_target(results[name])
+        parts = []
+        for what, a, b in (("time", secs, base_s), ("labels", labels, base_n)):
+            r = mean_ratio_interval(a, b)
+            if r["lo"] is None:
+                parts.append(f"{what}: no seed reached the target in either arm")
+            else:
+                parts.append(f"{what} {r['ratio']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}]")
+        lines.append(
+            f"{name} / {first}, mean to target over seeds (95% bootstrap interval, "
+            f"seeds resampled apart): " + "; ".join(parts)
+        )
+    return lines
 
 
 def net_time(test_record: dict) -> float:
@@ -159,26 +227,46 @@ def net_time(test_record: dict) -> float:
     return test_record["time_s"] - test_record.get("test_eval_s", 0.0)
 
 
-def run_arm(run_dir: Path, overrides: list[str], target: float, timeout_s: float):
-    """Run one arm to its own stop (or give up); its result."""
+def run_arm(
+    run_dir: Path,
+    overrides: list[str],
+    target: float,
+    timeout_s: float,
+    until_target: bool,
+):
+    """Run one arm to its own stop, to its target (until_target) or give up."""
     started = time.time()
 
-    def given_up(path: Path) -> bool:
-        return time.time() - started > timeout_s
+    def stop(path: Path) -> bool:
+        reached = until_target and first_below(test_curve(path), target)
+        return bool(reached) or time.time() - started > timeout_s
 
-    wall = run_pax(run_dir, overrides, timeout_s=timeout_s + 120, stop_when=given_up)
+    wall = run_pax(run_dir, overrides, timeout_s=timeout_s + 120, stop_when=stop)
     curve = test_curve(ROOT / run_dir)
     labels = [r for r in events(ROOT / run_dir, "sampling") if r.get("split")]
     idg = sum(r.get("phase") == "idg" for r in labels)
     done = (ROOT / run_dir / "results" / "summary.json").exists()
+    hit = first_below(curve, target)
+    before = [r for r in curve if hit and r["time_s"] < hit["time_s"]]
+    ended = "stopped at target" if until_target and hit else "given up"
     return {
-        "hit": first_below(curve, target),
+        "hit": hit,
+        "before_hit": before[-1] if before else None,
         "curve": curve,
         "wall_s": wall,
         "labels_idg": idg,
         "labels_al": len(labels) - idg,
+        "ended": ended,
         "summary": summary(ROOT / run_dir) if done else {},
     }
+
+
+def seed_overrides(replicate: int) -> list[str]:
+    """md.seed and mlff.seed of replicate r, the same in every arm."""
+    return [
+        f"md.seed={seeds.seed('pax', replicate)}",
+        f"mlff.seed={seeds.seed('pax', replicate, seeds.MLFF_OFFSET)}",
+    ]
 
 
 def main() -> None:
@@ -205,15 +293,26 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"--arms {sorted(unknown)}: choose from {list(every)}")
     earlier = out / "result.json"
-    results = json.loads(earlier.read_text()) if earlier.exists() and args.arms else {}
+    kept = json.loads(earlier.read_text()) if earlier.exists() and args.arms else {}
+    results = {k: v for k, v in kept.items() if isinstance(v, list)}  # list of seeds
     for name in chosen:
-        run_dir = out / name.replace(" ", "_").replace(",", "")
-        overrides = [*base, *every[name], *args.overrides]
-        results[name] = run_arm(run_dir, overrides, target, args.timeout_s)
-        hit = results[name]["hit"]
-        print(f"{name}: target reached at {fmt(hit and net_time(hit), '.0f')} s")
+        results[name] = []
+        for r in range(args.seeds):
+            slug = name.replace(" ", "_").replace(",", "")
+            overrides = [*base, *every[name], *seed_overrides(r), *args.overrides]
+            res = run_arm(
+                out / slug / f"seed{r}",
+                overrides,
+                target,
+                args.timeout_s,
+                args.until_target,
+            )
+            results[name].append({"seed": r, **res})
+            hit = res["hit"]
+            print(f"{name}, seed {r}: target at {fmt(hit and net_time(hit), '.0f')} s")
+    shown_arms = {name: results[name] for name in every if name in results}
     rows, budgets = zip(
-        *(row(name, results[name]) for name in every if name in results)
+        *(row(name, res) for name, runs in shown_arms.items() for res in runs)
     )
     text = "\n\n".join(
         [
@@ -221,12 +320,25 @@ def main() -> None:
             f"reference {setting['reference']}, target test F-MAE {target} eV/Å "
             f"(test set {test_path.relative_to(ROOT)}, checked every "
             f"{args.test_every} labels), {n} trajectories, 1 worker, each run given "
-            f"up after {args.timeout_s:.0f} s; machine: {machine()}; "
-            f"this invocation {time.time() - t0:.0f} s, arms run: {', '.join(chosen)}",
+            f"up after {args.timeout_s:.0f} s"
+            + (", ended at its target" if args.until_target else "")
+            + f"; machine: {machine()}; this invocation {time.time() - t0:.0f} s, "
+            f"arms run: {', '.join(chosen)} ({args.seeds} seeds each)",
             table(
                 [
                     "arm",
-                    "wall to target, test evaluations left out (s)",
+                    "seeds at target",
+                    "wall to target, test evaluations left out (s), mean [95%]",
+                    "labels to target, mean [95%]",
+                    "test F-MAE at the hit",
+                ],
+                [over_seeds(name, runs) for name, runs in shown_arms.items()],
+            ),
+            "\n".join(f"- {line}" for line in ratio_lines(shown_arms)),
+            table(
+                [
+                    "run",
+                    "wall to target, test before – test at (s)",
                     "labels to target",
                     "wall to own stop (s)",
                     "labels IDG + AL",
@@ -237,7 +349,7 @@ def main() -> None:
                 ],
                 list(rows),
             ),
-            table(["arm", "time budget of the whole process"], list(budgets)),
+            table(["run", "time budget of the whole process"], list(budgets)),
         ]
     )
     print(text)

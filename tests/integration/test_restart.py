@@ -105,7 +105,10 @@ def _living_in_session(sid: int) -> list[dict]:
     living = []
     for proc in psutil.process_iter(["pid", "cmdline", "status"]):
         try:
-            if os.getsid(proc.pid) == sid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            if (
+                os.getsid(proc.pid) == sid
+                and proc.info["status"] != psutil.STATUS_ZOMBIE
+            ):
                 living.append(proc.info)
         except OSError:  # gone
             continue

@@ -73,6 +73,18 @@ def test_ratio_interval_only_pax_reaches():
     assert out["ratio"] is None and out["lo"] == math.inf
 
 
+def test_mean_ratio_interval_brackets_the_ratio_of_means():
+    out = stats.mean_ratio_interval([300.0, 400.0, 500.0], [100.0, 150.0, 200.0])
+    assert out["ratio"] == pytest.approx(400.0 / 150.0)
+    assert 1.5 <= out["lo"] < out["ratio"] < out["hi"] <= 5.0  # 300/200, 500/100
+    assert out["usable"] == 1.0
+
+
+def test_mean_ratio_interval_a_seed_that_never_reached_is_inf():
+    out = stats.mean_ratio_interval([math.inf, 400.0], [100.0, 100.0], n_boot=200)
+    assert out["ratio"] == math.inf and out["hi"] == math.inf and out["lo"] >= 4.0
+
+
 @pytest.mark.parametrize("total", [128, 100, 37])
 def test_spread_order_prefixes_are_evenly_spaced(total):
     order = stats.spread_order(total)
