@@ -192,6 +192,30 @@ def test_curve(run_dir: Path) -> list[dict]:
     return out
 
 
+def final_test_record(run_dir: Path) -> dict | None:
+    """The run's final model as a test record, or None if the run has none.
+
+    Its clock is the end of the last phase that trained it (convergence, or AL
+    when there is none), its test_eval_s the in-run test evaluations before it,
+    its error the final test force MAE of results/summary.json.
+    """
+    recs = events(run_dir)
+    ends = [r for r in recs if r.get("kind") == "phase" and r.get("event") == "end"]
+    final = [r for r in recs if r.get("kind") == "summary"]
+    f_mae = final[-1].get("test", {}).get("mean", {}).get("f_mae") if final else None
+    if f_mae is None or not ends:
+        return None
+    tests = [r for r in recs if r.get("kind") == "test"]
+    return {
+        "kind": "test",
+        "phase": "final",
+        "time_s": ends[-1]["time_s"],
+        "n_labels": final[-1]["labels_total"],
+        "test_eval_s": tests[-1].get("test_eval_s", 0.0) if tests else 0.0,
+        "test_f_mae": f_mae,
+    }
+
+
 def first_below(
     curve: list[dict], target: float, key: str = "test_f_mae"
 ) -> dict | None:

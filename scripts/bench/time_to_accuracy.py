@@ -17,7 +17,8 @@ MAE reaches the target). --seeds K runs every arm K times, replicate r with the
 same md.seed and mlff.seed in every arm. Reported per run: wall and labels until
 the test force MAE first falls to the target (tracker clock, IDG included, less
 the seconds spent on the test evaluations themselves; the test before it, above
-target, bounds the crossing from below), wall, labels, stop and test errors at
+target, bounds the crossing from below; a run's final model counts as a test at
+the end of its last training phase), wall, labels, stop and test errors at
 the run's own end, and its time budget; per arm the mean and 95% t-interval
 over seeds, and each arm's mean time to target over the first arm's with a
 bootstrap interval.
@@ -40,6 +41,7 @@ from common import (
     ROOT,
     SMALL_MODEL,
     events,
+    final_test_record,
     first_below,
     fmt,
     machine,
@@ -242,7 +244,8 @@ def run_arm(
         return bool(reached) or time.time() - started > timeout_s
 
     wall = run_pax(run_dir, overrides, timeout_s=timeout_s + 120, stop_when=stop)
-    curve = test_curve(ROOT / run_dir)
+    final = final_test_record(ROOT / run_dir)
+    curve = test_curve(ROOT / run_dir) + ([final] if final else [])
     labels = [r for r in events(ROOT / run_dir, "sampling") if r.get("split")]
     idg = sum(r.get("phase") == "idg" for r in labels)
     done = (ROOT / run_dir / "results" / "summary.json").exists()

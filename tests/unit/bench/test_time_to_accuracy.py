@@ -52,3 +52,41 @@ def test_a_run_row_brackets_the_crossing():
     row, budget = tta.row("pax", _run(2, 177.0, before_s=124.0))
     assert row[0] == "pax, seed 2" and row[1] == "124 – 177"
     assert row[5] == "stopped at target" and budget == ["pax, seed 2", "–"]
+
+
+def _metrics(run_dir, records):
+    import json
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(r) for r in records]
+    (run_dir / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_the_final_model_counts_as_a_test_at_the_end_of_its_training(tmp_path):
+    from common import final_test_record, first_below, test_curve
+
+    records = [
+        {
+            "kind": "test",
+            "time_s": 300.0,
+            "n_labels": 125,
+            "test_eval_s": 30.0,
+            "test_f_mae": 0.111,
+        },
+        {"kind": "phase", "time_s": 400.0, "phase": "al", "event": "end"},
+        {"kind": "phase", "time_s": 475.0, "phase": "converge", "event": "end"},
+        {
+            "kind": "summary",
+            "time_s": 487.0,
+            "labels_total": 127,
+            "test": {"mean": {"f_mae": 0.091}},
+        },
+    ]
+    _metrics(tmp_path / "done", records)
+    final = final_test_record(tmp_path / "done")
+    assert final["time_s"] == 475.0 and final["test_eval_s"] == 30.0
+    assert final["n_labels"] == 127 and final["test_f_mae"] == 0.091
+    hit = first_below(test_curve(tmp_path / "done") + [final], 0.1)
+    assert hit is final and tta.net_time(hit) == 445.0
+    _metrics(tmp_path / "given_up", records[:2])
+    assert final_test_record(tmp_path / "given_up") is None
