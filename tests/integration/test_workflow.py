@@ -5,6 +5,7 @@ import json
 import pytest
 from ase.io import read
 
+from tests.conftest import ROOT
 from tests.integration.workflow_helpers import events, run_pax
 
 pytestmark = pytest.mark.timeout(900)
@@ -270,6 +271,43 @@ def test_hash_validation_sanity_gate_and_pause_run_end_to_end(tmp_path):
     assert {(e["phase"], e["event"]) for e in events(run_dir, "phase")} >= {
         ("al", "end")
     }
+
+
+def test_runaway_geometries_never_reach_the_data_and_the_run_stops_on_accuracy(
+    tmp_path,
+):
+    """Issue 18's outlier run: one of two trajectories runs at 3000 K and breaks
+    water's O-H bonds (a runaway like the one whose 27.7 eV/Å geometry once sat in
+    the default experiment's validation set). The sanity gate refuses those
+    geometries, nothing unphysical is labelled into training or validation, and
+    the run still ends on its accuracy stop, not on a size or step limit."""
+    from pax.al.config import SanityConfig
+    from pax.al.sanity import unphysical
+    from pax.data import DatasetStore
+
+    run_dir = tmp_path / "runaway"
+    proc = run_pax(
+        run_dir,
+        "al.temperatures_K=[600,3000]",
+        "al.desired_acc=0.4",
+        "al.valid_ratio=0.3",
+        "al.prospective_window=3",
+        "al.max_train_set_size=60",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    refused = events(run_dir, "rejected")
+    assert any(r["traj"] == 1 and "bond graph" in r["reason"] for r in refused)
+    water = read(ROOT / "data" / "systems" / "water.xyz")
+    store = DatasetStore(run_dir / "data")
+    stored = {split: store.get(split) for split in ("train", "valid")}
+    assert stored["valid"], "no validation frame"
+    gate = SanityConfig(enabled=True)
+    for split, frames in stored.items():
+        reasons = [unphysical(a, water, gate) for a in frames]
+        assert not any(reasons), (split, [r for r in reasons if r])
+    (summary,) = events(run_dir, "summary")
+    assert summary["stop_reason"].startswith("validation force MAE")
+    assert "prospective force MAE" in summary["stop_reason"]
 
 
 def test_diverse_selection_runs_end_to_end(tmp_path):
