@@ -162,8 +162,10 @@ class ALConfig:
     to record its true force error next to its uncertainty; never added to the data.
     0: off."""
     stops_before_label: int = 2
-    """A trajectory stopped by an MD guard this many times since its last good check
-    has that check's geometry labelled (the model fails there)."""
+    """A trajectory stopped by an MD guard this many times since its last label has
+    its checkpoint (its last geometry below the threshold) labelled: the model fails
+    there. Calm checks in between do not reset the count, so a trajectory that
+    stops again a few steps after each restart is labelled, not restarted forever."""
     epochs_per_worker: int = 2
     """Epochs trained for each label that arrives."""
     intermediate_epochs_al: int = 1

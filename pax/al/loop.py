@@ -78,7 +78,7 @@ class ActiveLearning(LoopState):
         self.analysed_at: dict[int, int] = {}  # trajectory -> MD step of last analysis
         self.checkpoints: list[Atoms] = [self.md.atoms(i) for i in range(n)]
         self.quiet_steps = np.zeros(n, dtype=np.int64)  # MD steps since last crossing
-        self.crashes = np.zeros(n, dtype=np.int64)  # stops since the last good check
+        self.crashes = np.zeros(n, dtype=np.int64)  # stops since the last label
         self.predicted: dict[str, np.ndarray] = {}  # ticket -> mean forces (n, 3)
         self.pending_epochs = 0
         self.fresh: set[str] = set()  # training labels whose epochs are still due
@@ -224,13 +224,13 @@ class ActiveLearning(LoopState):
         """Make c its trajectory's checkpoint; restart one quiet for too long."""
         i = c.traj
         self.checkpoints[i] = c.atoms
-        self.crashes[i] = 0
         if self.quiet_steps[i] >= self.al.uncert_not_crossed_limit:
             log.info(
                 "trajectory %d quiet for %d steps: restarting", i, self.quiet_steps[i]
             )
             self.md.reset(i, self.starts[i].copy())
             self.quiet_steps[i] = 0
+            self.crashes[i] = 0
 
     def _restart_stopped(self) -> int:
         """Restart trajectories an MD guard stopped; return labels sent."""
@@ -274,6 +274,7 @@ class ActiveLearning(LoopState):
         self.labelled_at[c.traj] = c.md_step
         self.md.pause(c.traj)
         self.quiet_steps[c.traj] = 0
+        self.crashes[c.traj] = 0
         return 1
 
     def _roll_back(

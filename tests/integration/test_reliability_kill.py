@@ -36,6 +36,7 @@ RUN = [
     "dft.delay_s=0.2",
     "al.idg.max_initial_set_size=8",
     "al.max_train_set_size=30",
+    "al.max_MD_steps=100000",  # it ends on its size limit, at the same label count
     "al.sanity.enabled=false",  # EMT water breaks its bonds: the gate refuses all
 ]
 """Longer than the tiny run (about 20 IDG labels and more AL), so ten kills fit."""

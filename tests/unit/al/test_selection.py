@@ -324,6 +324,9 @@ class FakeMD:
     def reset(self, i, atoms):
         self.resets.append((i, atoms))
 
+    def stop_reason(self, i):
+        return "atoms_flew_apart" if self.status[i] == "stopped" else None
+
 
 class FakePool:
     def __init__(self) -> None:
@@ -424,3 +427,18 @@ def test_threshold_rule_in_the_loop_tags_its_level():
     assert step(loop, 0.1, 0.5) == 1
     tag = loop.ctx.pool.tags[0]
     assert tag["threshold"] == pytest.approx(0.1) and tag["trigger"] == "uncertainty"
+
+
+def test_a_trajectory_that_stops_after_each_calm_restart_is_labelled():
+    """Calm checks between MD-guard stops do not reset the count (al.stops_before_label)."""
+    loop = fake_loop(1, 5, selection="trust_window", trust_lo=0.1)
+    loop.al.sanity.enabled = False
+    sent = []
+    for _ in range(2):
+        assert step(loop, 0.05) == 0  # calm: this geometry becomes the checkpoint
+        loop.md.status = ["stopped"]  # a few steps later an MD guard stops it
+        sent.append(loop._check())
+        loop.md.status = ["running"] if not loop.waiting else loop.md.status
+    assert sent == [0, 1]
+    assert [t["trigger"] for t in loop.ctx.pool.tags] == ["md_stopped"]
+    assert len(loop.md.resets) == 2 and loop.crashes[0] == 0
