@@ -163,7 +163,7 @@ class ALConfig:
     0: off."""
     stops_before_label: int = 2
     """A trajectory stopped by an MD guard this many times since its last label has
-    its checkpoint (its last geometry below the threshold) labelled: the model fails
+    its checkpoint (its last calm geometry) labelled: the model fails
     there. Calm checks in between do not reset the count, so a trajectory that
     stops again a few steps after each restart is labelled, not restarted forever."""
     epochs_per_worker: int = 2
