@@ -103,6 +103,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--min-grad-steps", type=int, help="at least this many steps per model"
     )
+    p.add_argument("--score-members", type=int, help="ensemble size of scored models")
+    p.add_argument(
+        "--stability-seeds", type=int, help="seeds whose final model runs stability MD"
+    )
     p.add_argument(
         "--jobs", type=int, default=1, help="arms and seeds scored in parallel"
     )
@@ -153,6 +157,9 @@ def setting(args) -> dict:
     s["ns"] = args.ns or s["ns"]
     s["epochs"] = args.epochs or s["epochs"]
     s["min_grad_steps"] = args.min_grad_steps or s["min_grad_steps"]
+    s["score_members"] = args.score_members or s["score_members"]
+    if args.stability_seeds is not None:
+        s["stability_seeds"] = args.stability_seeds
     return s
 
 
