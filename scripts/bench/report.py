@@ -46,7 +46,9 @@ def summarise(scored: dict, costs: dict, run_K: float, targets) -> dict:
         for t in targets:
             entry["labels_to_target"][str(t)] = stats.labels_interval(ns, c, t)
         runs = [r["stability"] for r in by_seed.values() if r["stability"]]
-        entry["stability"] = stats.t_interval([r["fraction_physical"] for r in runs])
+        entry["stability"] = (
+            stats.t_interval([r["fraction_physical"] for r in runs]) if runs else None
+        )
         entry["stability_runs"] = len(runs)
         entry["stability_steps"] = runs[0]["steps"] if runs else 0
         entry["cost"] = cost_summary(costs.get(arm, {}), by_seed)
@@ -239,12 +241,14 @@ def markdown(summary: dict, s: dict, args, wall_s: float, targets) -> str:
             e["stability_runs"],
         ]
         for arm, e in arms.items()
+        if e["stability"]
     ]
-    parts += [
-        "Fraction of 8 MLFF Langevin runs from the start geometry that stay "
-        "physical (final model of the first seeds; interval over those seeds):",
-        table(["arm", "fraction physical", "length (ps)", "seeds"], rows),
-    ]
+    if rows:
+        parts += [
+            "Fraction of 8 MLFF Langevin runs from the start geometry that stay "
+            "physical (final model of the first seeds; interval over those seeds):",
+            table(["arm", "fraction physical", "length (ps)", "seeds"], rows),
+        ]
     rows = [
         [
             arm,
@@ -357,28 +361,27 @@ def figures(summary: dict, out: Path, targets) -> list[Path]:
 
 
 def write(out: Path, s: dict, args, costs: dict, scored: dict, targets, wall_s) -> None:
-    """result.json, result.md and the figures under out; print the tables."""
+    """result.json, result.md and the figures under out; print the tables.
+
+    result.json gets the scores first, so a failing summary or figure loses none.
+    """
+    record = {
+        "mode": args.mode,
+        "setting": s,
+        "reference": args.reference,
+        "temperature_K": args.temperature_K,
+        "machine": machine(),
+        "wall_s": wall_s,
+        "costs": costs,
+        "scored": scored,
+    }
+    path = out / "result.json"
+    path.write_text(json.dumps(record, indent=1, default=str))
     summary = summarise(scored, costs, args.temperature_K, targets)
     summary["in_run"] = in_run_summary(out, costs, s["ns"])
     text = markdown(summary, s, args, wall_s, targets)
     (out / "result.md").write_text(text)
     figs = figures(summary, out, targets)
-    (out / "result.json").write_text(
-        json.dumps(
-            {
-                "mode": args.mode,
-                "setting": s,
-                "reference": args.reference,
-                "temperature_K": args.temperature_K,
-                "machine": machine(),
-                "wall_s": wall_s,
-                "summary": summary,
-                "costs": costs,
-                "scored": scored,
-                "figures": [p.name for p in figs],
-            },
-            indent=1,
-            default=str,
-        )
-    )
+    record.update(summary=summary, figures=[p.name for p in figs])
+    path.write_text(json.dumps(record, indent=1, default=str))
     print(text)

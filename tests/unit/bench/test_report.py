@@ -1,6 +1,7 @@
 """The label-efficiency report's in-run learning curves, on hand-made metrics."""
 
 import json
+from types import SimpleNamespace
 
 import report
 
@@ -99,3 +100,22 @@ def test_projection_leaves_out_sampler_steps_and_cheap_pretraining_labels():
     out = report.cost_summary(costs, {"0": {"train_wall_s": 1.0}})
     assert out["pretrain_labels"] == 200
     assert out["projected_h_at_1min_per_call"] == 128 / 60
+
+
+def test_a_report_without_stability_runs_keeps_every_score(tmp_path):
+    rows = [
+        {"n": n, "test_K": 500.0, "f_mae": f, "f_rmse": f, "f_p99": f}
+        | {"e_mae_per_atom": 0.001}
+        for n, f in ((4, 0.2), (8, 0.08))
+    ]
+    seed = {"rows": rows, "train_wall_s": 1.0, "stability": None}
+    scored = {"uniform": {"0": seed, "1": seed}}
+    costs = {"uniform": {r: {"labels": 8, "reference_calls": 100} for r in "01"}}
+    setting = {"system": "water", "seeds": 2, "ns": [4, 8], "epochs": 1}
+    setting |= {"min_grad_steps": 1, "score_members": 2}
+    args = SimpleNamespace(mode="smoke", reference="emt", temperature_K=500.0)
+    report.write(tmp_path, setting, args, costs, scored, (0.1,), 1.0)
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["scored"]["uniform"]["1"]["rows"][1]["f_mae"] == 0.08
+    assert saved["summary"]["arms"]["uniform"]["stability"] is None
+    assert "stay physical" not in (tmp_path / "result.md").read_text()
