@@ -12,6 +12,7 @@ sampled every --every-fs; every frame carries REF_energy (eV), REF_forces
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,7 @@ def main() -> None:
     p.add_argument("--reference", default="xtb")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # as label_efficiency.py's main
     ensure_test_set(
         a.out,
         a.system,
