@@ -6,7 +6,9 @@ Real pax runs (xTB, MACE, Parsl), real reference MD; water and a tiny model.
 import builtins
 import io
 import json
+import os
 import sys
+from unittest import mock
 
 import pytest
 
@@ -38,6 +40,7 @@ def guard_open(monkeypatch):
     return install, attempts
 
 
+@mock.patch.dict(os.environ)  # main() sets OMP_NUM_THREADS for this process
 def test_smoke_never_reads_test_sets_during_the_arms(tmp_path, guard_open, monkeypatch):
     out, testsets = tmp_path / "bench", tmp_path / "testsets"  # outside the repository
     argv = [
