@@ -15,6 +15,7 @@ import numpy as np
 import reference
 import seeds
 import stats
+import yaml
 from ase import Atoms
 from ase.io import read
 from common import events, run_pax
@@ -67,7 +68,14 @@ def ledger_frames(run_dir: Path) -> list[Atoms]:
 def pax_arm(
     run_dir: Path, overrides: list[str], replicate: int, n_labels: int, timeout_s: float
 ) -> tuple[list[Atoms], dict]:
-    """A pax run (IDG then AL) stopped once n_labels labels are back."""
+    """A pax run (IDG then AL) stopped once n_labels labels are back.
+
+    A run already in run_dir with the same overrides is kept: its labels are
+    taken as they are when there are enough, else pax resumes it (a larger
+    n_labels continues where a smaller one stopped, a killed benchmark where it
+    was); a run with other overrides is replaced. wall_s is pax's own run time
+    summed over its sessions (time_s of metrics.jsonl).
+    """
     md_seed = seeds.seed("pax", replicate)
     mlff_seed = seeds.seed("pax", replicate, seeds.MLFF_OFFSET)
     full = [*overrides, f"md.seed={md_seed}", f"mlff.seed={mlff_seed}"]
@@ -78,7 +86,9 @@ def pax_arm(
             ledger.exists() and ledger.read_text().count('"event": "done"') >= n_labels
         )
 
-    wall = run_pax(run_dir, full, timeout_s=timeout_s, stop_when=enough)
+    same = same_overrides(run_dir, full)
+    if not (same and enough(run_dir)):
+        run_pax(run_dir, full, timeout_s, stop_when=enough, resume=same)
     frames = ledger_frames(run_dir)
     if len(frames) < n_labels:
         raise RuntimeError(f"{run_dir}: {len(frames)} labels, fewer than {n_labels}")
@@ -97,8 +107,14 @@ def pax_arm(
         "idg_sampler_steps": sampler_steps,
         "pretrain_labels": cheap,
         "mlff_md_steps": int(md[-1]["md_steps"]) if md else 0,
-        "wall_s": wall,
+        "wall_s": max((e["time_s"] for e in events(run_dir)), default=0.0),
     }
+
+
+def same_overrides(run_dir: Path, overrides: list[str]) -> bool:
+    """Whether run_dir holds a pax run started with exactly these overrides."""
+    path = run_dir / ".hydra" / "overrides.yaml"
+    return path.exists() and yaml.safe_load(path.read_text()) == overrides
 
 
 def pretrain_frames(run_dir: Path) -> Path:

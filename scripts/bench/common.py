@@ -89,19 +89,27 @@ def run_pax(
     timeout_s: float,
     entry: str = "main",
     stop_when: Callable[[Path], bool] | None = None,
+    resume: bool = False,
 ) -> float:
-    """Run pax in a fresh run_dir with these overrides; return its wall time (s).
+    """Run pax in run_dir with these overrides; return its wall time (s).
+
+    run_dir is emptied first, unless resume is set and it holds a pax run
+    (state/): then pax resumes that run (its restart: same config, or
+    run.force=true among the overrides).
 
     stop_when(run_dir), polled every second, ends the run early with Ctrl-C
     (SIGINT, pax's clean stop) once it holds; such a run does not raise.
 
-    The run's own output goes to run_dir/pax.log; a failed run raises with its tail.
+    The run's own output goes to run_dir/pax.log (appended to on resume); a
+    failed run raises with its tail.
     pax runs in its own session; whatever is left in it afterwards (Parsl workers of
     a run that was stopped) is killed, so a timeout or Ctrl-C leaves nothing behind.
     """
     run_dir = run_dir if run_dir.is_absolute() else ROOT / run_dir
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
+    resuming = resume and (run_dir / "state").is_dir()
+    if not resuming:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True)
     cmd = [
         sys.executable,
         "-c",
@@ -110,9 +118,10 @@ def run_pax(
         f"hydra.run.dir={run_dir}",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
-    print(f"$ pax {' '.join(overrides)}  [{shown(run_dir)}]", flush=True)
+    resumed = " (resumed)" if resuming else ""
+    print(f"$ pax {' '.join(overrides)}  [{shown(run_dir)}]{resumed}", flush=True)
     t0 = time.time()
-    with open(run_dir / "pax.log", "w") as logf:
+    with open(run_dir / "pax.log", "a" if resuming else "w") as logf:
         proc = subprocess.Popen(
             cmd,
             cwd=ROOT,

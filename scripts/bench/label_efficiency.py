@@ -181,6 +181,11 @@ NO_AL_STOP_EV_A = 0.0001
 """al.desired_acc of the pax arms: AL never stops on accuracy, only on the budget."""
 
 
+NO_SIZE_STOP = 100_000
+"""al.max_train_set_size of the pax arms: the benchmark stops them at their label
+budget, so a larger budget resumes the same run."""
+
+
 def pax_overrides(args, s) -> list[str]:
     """Overrides shared by every pax arm: run to the label budget, no test set.
 
@@ -199,7 +204,7 @@ def pax_overrides(args, s) -> list[str]:
         f"al.desired_acc={NO_AL_STOP_EV_A}",
         f"al.idg.desired_acc_scale_idg={idg_scale / NO_AL_STOP_EV_A:g}",
         "al.converge=none",
-        f"al.max_train_set_size={20 * max(s['ns'])}",
+        f"al.max_train_set_size={NO_SIZE_STOP}",
         "al.max_MD_steps=1000000",
         "cluster.max_workers=1",
         "run.torch_threads=1",
@@ -422,8 +427,8 @@ def earlier_scores(out: Path, s: dict) -> dict:
     """Scores in out/result.json made with this scoring protocol (arm -> seed ->
     score), restricted to the label counts in s["ns"].
 
-    An arm-seed is only scored at the N it lacks (its frames file is the same
-    unless its arm was run again: then pass --rescore).
+    An arm-seed is only scored at the N it lacks (still_to_score drops the rows
+    whose frames changed).
     """
     path = out / "result.json"
     if not path.exists():
@@ -444,11 +449,22 @@ def earlier_scores(out: Path, s: dict) -> dict:
 def still_to_score(task: dict, earlier: dict | None, s: dict) -> bool:
     """Narrow task to the N that earlier (its arm-seed's scores) lacks; whether any.
 
-    The stability run goes with the largest N: it is kept from earlier when
-    that N was scored there.
+    A row of earlier whose frames_digest differs from that of the first N frames
+    in task["frames"] (its arm was run again) is dropped from earlier and scored
+    anew; a row without a digest (older scoring) is kept. The stability run
+    goes with the largest N: it is kept from earlier when that N is kept.
     """
     if earlier is None:
         return True
+    from scoring import frames_digest
+
+    frames = read(str(task["frames"]), ":")
+    digests = {n: frames_digest(frames[:n]) for n in {r["n"] for r in earlier["rows"]}}
+    earlier["rows"] = [
+        row
+        for row in earlier["rows"]
+        if row.get("frames_digest", digests[row["n"]]) == digests[row["n"]]
+    ]
     done = {row["n"] for row in earlier["rows"]}
     task["ns"] = [n for n in task["ns"] if n not in done]
     if max(s["ns"]) in done:

@@ -4,6 +4,9 @@ import json
 
 import arms
 import label_efficiency
+import numpy as np
+from ase import Atoms
+from ase.io import read, write
 
 
 def test_no_builtin_arms_runs_only_the_ablations():
@@ -30,15 +33,30 @@ def test_earlier_scores_are_kept_only_for_the_same_protocol(tmp_path):
     assert label_efficiency.earlier_scores(tmp_path / "none", s) == {}
 
 
-def test_only_missing_label_counts_are_scored_and_merged_in_order():
+def labelled(n: int, shift: float = 0.0) -> list:
+    """n labelled H2 frames, bond lengths 0.70, 0.71, ... (+ shift)."""
+    frames = []
+    for k in range(n):
+        a = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.7 + 0.01 * k + shift]])
+        a.info["REF_energy"] = -1.0 - 0.01 * k
+        a.arrays["REF_forces"] = np.full((2, 3), 0.1 * k)
+        frames.append(a)
+    return frames
+
+
+def test_only_missing_label_counts_are_scored_and_merged_in_order(tmp_path):
+    path = tmp_path / "s0.extxyz"
+    write(str(path), labelled(16))
     s = {"ns": [4, 8, 16]}
     rows = [{"n": n, "test_K": t} for n in (8, 16) for t in (300.0, 500.0)]
     earlier = {"rows": rows, "train_wall_s": 10.0, "stability": {"steps": 5}}
-    task = {"ns": [4, 8, 16], "stability_steps": 5}
+    task = {"frames": path, "ns": [4, 8, 16], "stability_steps": 5}
     assert label_efficiency.still_to_score(task, earlier, s)
-    assert task == {"ns": [4], "stability_steps": 0}  # stability kept (N=16 done)
-    assert not label_efficiency.still_to_score({"ns": [8, 16]}, earlier, s)
-    fresh = {"ns": [4, 8, 16], "stability_steps": 5}
+    assert task["ns"] == [4] and task["stability_steps"] == 0  # stability kept
+    assert not label_efficiency.still_to_score(
+        {"frames": path, "ns": [8, 16]}, earlier, s
+    )
+    fresh = {"frames": path, "ns": [4, 8, 16], "stability_steps": 5}
     assert label_efficiency.still_to_score(fresh, None, s) and fresh["ns"] == [4, 8, 16]
 
     new = {
@@ -59,6 +77,25 @@ def test_only_missing_label_counts_are_scored_and_merged_in_order():
     assert out["train_wall_s"] == 12.0 and out["stability"] == {"steps": 5}
 
 
+def test_rows_of_frames_that_changed_are_scored_again(tmp_path):
+    from scoring import frames_digest
+
+    old, path = labelled(16), tmp_path / "s0.extxyz"
+    write(str(path), old)
+    digest = {n: frames_digest(read(str(path), f":{n}")) for n in (4, 8, 16)}
+    rows = [{"n": n, "test_K": 500.0, "frames_digest": digest[n]} for n in (4, 8, 16)]
+    earlier = {"rows": rows, "stability": {"steps": 5}}
+    task = {"frames": path, "ns": [4, 8, 16], "stability_steps": 5}
+    assert not label_efficiency.still_to_score(task, earlier, {"ns": [4, 8, 16]})
+
+    # the arm was run again: its first 8 frames are the same, the rest differ
+    write(str(path), old[:8] + labelled(8, shift=0.3))
+    task = {"frames": path, "ns": [4, 8, 16], "stability_steps": 5}
+    assert label_efficiency.still_to_score(task, earlier, {"ns": [4, 8, 16]})
+    assert task["ns"] == [16] and task["stability_steps"] == 5
+    assert [row["n"] for row in earlier["rows"]] == [4, 8]
+
+
 def test_cheap_frames_are_the_runs_own_or_those_named_in_the_cost(tmp_path):
     own = tmp_path / "runs" / "ablation_pretrain_s1" / "pretrain" / "frames.extxyz"
     own.parent.mkdir(parents=True)
@@ -72,8 +109,6 @@ def test_cheap_frames_are_the_runs_own_or_those_named_in_the_cost(tmp_path):
 
 def test_uniform_pretrained_copies_uniform_and_names_its_cheap_source(tmp_path):
     import pytest
-    from ase import Atoms
-    from ase.io import read, write
 
     s = {"seeds": 1}
     costs = {"uniform": {"0": {"labels": 2, "reference_calls": 80}}}
