@@ -281,7 +281,6 @@ def run_arms(args, s) -> dict:
             )
     if args.uniform_pretrained_like:
         add_uniform_pretrained(args.out, args.uniform_pretrained_like, s, costs)
-    costs_path.write_text(json.dumps(costs, indent=1))
     return costs
 
 
@@ -320,11 +319,13 @@ def timed(fn, *args):
 
 
 def save(out: Path, arm: str, r: int, frames, cost: dict, costs: dict) -> None:
-    """Write one arm's frames and record its cost (arms run earlier are kept)."""
+    """Write one arm's frames and record its cost in costs and arms/costs.json at
+    once (arms run earlier are kept; a stopped benchmark keeps what it made)."""
     path = out / "arms" / arm / f"s{r}.extxyz"
     path.parent.mkdir(parents=True, exist_ok=True)
     write(str(path), frames, format="extxyz")
     costs.setdefault(arm, {})[str(r)] = cost
+    (out / "arms" / "costs.json").write_text(json.dumps(costs, indent=1))
     print(f"arm {arm} seed {r}: {len(frames)} frames, {cost}", flush=True)
 
 

@@ -129,3 +129,5 @@ def test_uniform_pretrained_copies_uniform_and_names_its_cheap_source(tmp_path):
         "pretrain_labels": 6,
         "cheap_from": "ablation_pre",
     }
+    on_disk = json.loads((tmp_path / "arms" / "costs.json").read_text())
+    assert on_disk == costs  # written with each arm, not at the end of the phase
