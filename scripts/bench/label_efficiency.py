@@ -415,6 +415,7 @@ def run_scoring(args, s, costs: dict) -> dict:
         for (arm, r), future in futures.items():
             by_seed = results.setdefault(arm, {})
             res = by_seed[r] = merged(by_seed.get(r), future.result())
+            save_scores_so_far(args.out, s, results)
             stab = res["stability"]
             print(
                 f"scored {arm} seed {r}: {res['rows'][-1]}"
@@ -445,6 +446,15 @@ def earlier_scores(out: Path, s: dict) -> dict:
         }
         for arm, by_seed in old.get("scored", {}).items()
     }
+
+
+def save_scores_so_far(out: Path, s: dict, scored: dict) -> None:
+    """out/result.json with the scores made so far (atomically), so a stopped
+    scoring phase keeps them for earlier_scores; the report replaces it at the end."""
+    tmp = out / "result.json.tmp"
+    record = {"setting": s, "scored": scored, "partial": True}
+    tmp.write_text(json.dumps(record, indent=1, default=str))
+    os.replace(tmp, out / "result.json")
 
 
 def still_to_score(task: dict, earlier: dict | None, s: dict) -> bool:

@@ -44,6 +44,16 @@ def labelled(n: int, shift: float = 0.0) -> list:
     return frames
 
 
+def test_scores_saved_midway_are_taken_up_by_the_next_scoring(tmp_path):
+    args = label_efficiency.parse_args(["--quick", "--out", str(tmp_path)])
+    s = label_efficiency.setting(args)
+    row = {"n": 8, "test_K": 500.0, "f_mae": 0.1, "frames_digest": "ab"}
+    scored = {"pax": {"0": {"rows": [row], "stability": None}}}
+    label_efficiency.save_scores_so_far(tmp_path, s, scored)
+    assert label_efficiency.earlier_scores(tmp_path, s) == scored
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
 def test_only_missing_label_counts_are_scored_and_merged_in_order(tmp_path):
     path = tmp_path / "s0.extxyz"
     write(str(path), labelled(16))
