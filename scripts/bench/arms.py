@@ -92,8 +92,11 @@ def pax_arm(
     frames = ledger_frames(run_dir)
     if len(frames) < n_labels:
         raise RuntimeError(f"{run_dir}: {len(frames)} labels, fewer than {n_labels}")
-    md = events(run_dir, "md")
-    idg = [e for e in events(run_dir, "sampling") if e.get("phase") == "idg"]
+    records = events(run_dir)
+    md = [e for e in records if e.get("kind") == "md"]
+    idg = [
+        e for e in records if e.get("kind") == "sampling" and e.get("phase") == "idg"
+    ]
     idg_labels = sum(f.info.get("phase") == "idg" for f in frames[:n_labels])
     sampler_steps = sum(
         max(e["md_step"] for e in idg if e["traj"] == t)
@@ -107,7 +110,7 @@ def pax_arm(
         "idg_sampler_steps": sampler_steps,
         "pretrain_labels": cheap,
         "mlff_md_steps": int(md[-1]["md_steps"]) if md else 0,
-        "wall_s": max((e["time_s"] for e in events(run_dir)), default=0.0),
+        "wall_s": max((e["time_s"] for e in records), default=0.0),
     }
 
 

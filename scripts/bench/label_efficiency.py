@@ -321,11 +321,13 @@ def timed(fn, *args):
 def save(out: Path, arm: str, r: int, frames, cost: dict, costs: dict) -> None:
     """Write one arm's frames and record its cost in costs and arms/costs.json at
     once (arms run earlier are kept; a stopped benchmark keeps what it made)."""
+    from pax.fileio import atomic_write_json
+
     path = out / "arms" / arm / f"s{r}.extxyz"
     path.parent.mkdir(parents=True, exist_ok=True)
     write(str(path), frames, format="extxyz")
     costs.setdefault(arm, {})[str(r)] = cost
-    (out / "arms" / "costs.json").write_text(json.dumps(costs, indent=1))
+    atomic_write_json(out / "arms" / "costs.json", costs)
     print(f"arm {arm} seed {r}: {len(frames)} frames, {cost}", flush=True)
 
 
@@ -451,10 +453,11 @@ def earlier_scores(out: Path, s: dict) -> dict:
 def save_scores_so_far(out: Path, s: dict, scored: dict) -> None:
     """out/result.json with the scores made so far (atomically), so a stopped
     scoring phase keeps them for earlier_scores; the report replaces it at the end."""
-    tmp = out / "result.json.tmp"
-    record = {"setting": s, "scored": scored, "partial": True}
-    tmp.write_text(json.dumps(record, indent=1, default=str))
-    os.replace(tmp, out / "result.json")
+    from pax.fileio import atomic_write_json
+
+    atomic_write_json(
+        out / "result.json", {"setting": s, "scored": scored, "partial": True}
+    )
 
 
 def still_to_score(task: dict, earlier: dict | None, s: dict) -> bool:
