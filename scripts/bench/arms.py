@@ -59,7 +59,9 @@ def ledger_frames(run_dir: Path) -> list[Atoms]:
             sub = submitted[rec["ticket"]]
             a = sub["atoms"]
             atoms = Atoms(a["numbers"], a["positions"], cell=a["cell"], pbc=a["pbc"])
-            atoms.info.update(REF_energy=rec["result"]["energy"], **sub["tag"])
+            atoms.info.update(
+                REF_energy=rec["result"]["energy"], ticket=rec["ticket"], **sub["tag"]
+            )
             atoms.arrays["REF_forces"] = np.asarray(rec["result"]["forces"])
             frames.append(atoms)
     return frames
@@ -73,8 +75,8 @@ def pax_arm(
     A run already in run_dir with the same overrides is kept: its labels are
     taken as they are when there are enough, else pax resumes it (a larger
     n_labels continues where a smaller one stopped, a killed benchmark where it
-    was); a run with other overrides is replaced. wall_s is pax's own run time
-    summed over its sessions (time_s of metrics.jsonl).
+    was); a run with other overrides is replaced. The cost is that of its first
+    n_labels frames (pax_cost).
     """
     md_seed = seeds.seed("pax", replicate)
     mlff_seed = seeds.seed("pax", replicate, seeds.MLFF_OFFSET)
@@ -92,21 +94,49 @@ def pax_arm(
     frames = ledger_frames(run_dir)
     if len(frames) < n_labels:
         raise RuntimeError(f"{run_dir}: {len(frames)} labels, fewer than {n_labels}")
+    return frames, pax_cost(run_dir, frames, n_labels)
+
+
+def pax_cost(run_dir: Path, frames: list[Atoms], n_labels: int) -> dict:
+    """What a pax run had spent when the n_labels-th of its frames came back.
+
+    The run may have gone on (a benchmark with a smaller budget reusing a longer
+    run, or labels that came back after the stop): MD steps, sampler steps and
+    wall time (pax's own run time over its sessions, time_s of metrics.jsonl)
+    count the records up to that label's "sampling" record only; failed labels
+    up to it are reference calls too.
+    """
     records = events(run_dir)
+    ticket = frames[n_labels - 1].info["ticket"]
+    cut = next(
+        (
+            i + 1
+            for i, e in enumerate(records)
+            if e.get("kind") == "sampling" and e.get("ticket") == ticket
+        ),
+        len(records),
+    )
+    records = records[:cut]
     md = [e for e in records if e.get("kind") == "md"]
     idg = [
         e for e in records if e.get("kind") == "sampling" and e.get("phase") == "idg"
     ]
-    idg_labels = sum(f.info.get("phase") == "idg" for f in frames[:n_labels])
     sampler_steps = sum(
         max(e["md_step"] for e in idg if e["traj"] == t)
         for t in {e["traj"] for e in idg}
     )
+    failed = sum(
+        e.get("kind") == "sampling" and e.get("status") != "ok" for e in records
+    )
     cheap = pretrain_labels(run_dir)
-    return frames, {
-        "labels": len(frames),
-        "idg_labels_in_budget": idg_labels,
-        "reference_calls": len(frames) + sampler_steps + cheap,
+    return {
+        "labels": n_labels,
+        "labels_in_run": len(frames),
+        "idg_labels_in_budget": sum(
+            f.info.get("phase") == "idg" for f in frames[:n_labels]
+        ),
+        "reference_calls": n_labels + failed + sampler_steps + cheap,
+        "failed_labels": failed,
         "idg_sampler_steps": sampler_steps,
         "pretrain_labels": cheap,
         "mlff_md_steps": int(md[-1]["md_steps"]) if md else 0,
