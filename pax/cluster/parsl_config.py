@@ -83,9 +83,8 @@ def make_parsl_config(cfg: ClusterConfig, run_dir: Path) -> Config:
 def put_env_on_path() -> None:
     """Put this Python environment's bin/ first on PATH.
 
-    The executor starts `interchange.py` and local workers run
-    `process_worker_pool.py` by name, found on PATH even when the environment
-    was not activated (e.g. `.venv/bin/pax ...`).
+    Local workers run `process_worker_pool.py` by name, found on PATH even
+    when the environment was not activated (e.g. `.venv/bin/pax ...`).
     """
     env_bin = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
@@ -106,7 +105,13 @@ def _htex_common(cfg: ClusterConfig, run_dir: Path) -> dict:
         "heartbeat_period": int(cfg.heartbeat_period_s),
         "heartbeat_threshold": int(cfg.heartbeat_threshold_s),
         "worker_logdir_root": str(run_dir / "parsl" / "workers"),
+        "interchange_launch_cmd": interchange_command(),
     }
+
+
+def interchange_command() -> list[str]:
+    """Parsl's interchange, started so that it ends when this process dies."""
+    return [sys.executable, "-m", "pax.cluster.interchange", str(os.getpid())]
 
 
 def local_workers(cfg: LocalClusterConfig) -> int:
@@ -118,8 +123,9 @@ def kill_leftovers(run_dir: Path, wait_s: float = 10.0) -> list[int]:
     """Kill the Parsl processes of this run still alive, and wait until they are dead.
 
     After a SIGKILL of pax alone (the OOM killer, `kill -9 PID`) its interchange
-    lives on, and a local block, which runs detached, can too; after a clean
-    shutdown the worker pools may still be exiting. Interchanges are found by
+    and blocks end by themselves (pax.cluster.interchange), but only seconds
+    later, and a rerun may come first; after a clean shutdown the worker pools
+    may still be exiting. Interchanges are found by
     their log under run_dir/parsl, worker pools by their log folder. A process
     counts as dead once it is a zombie: its reaping is up to its parent.
 

@@ -24,7 +24,12 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.integration.test_reliability import EMT, assert_labels_exactly_once
-from tests.integration.workflow_helpers import kill_when, pax_command, run_pax
+from tests.integration.workflow_helpers import (
+    kill_when,
+    n_labels,
+    pax_command,
+    run_pax,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -49,13 +54,6 @@ EXTRA_S = (0.0, 0.8)
 def phase(run_dir: Path) -> str:
     path = run_dir / "state" / "phase.json"
     return json.loads(path.read_text())["phase"] if path.exists() else "start"
-
-
-def n_labels(run_dir: Path) -> int:
-    path = run_dir / "ledger.jsonl"
-    if not path.exists():
-        return 0
-    return path.read_text().count('"event": "done"')
 
 
 def after_new_labels(new: int, delay_s: float):
@@ -169,3 +167,56 @@ def _kill_and_finish(run_dir: Path, rng: random.Random, moments: list, orphans: 
     left = processes_of(run_dir)
     assert not left, [p.info["cmdline"] for p in left]
     assert not alive(orphans), "the interchange of the killed process is still running"
+
+
+def family_of(pid: int, run_dir: Path) -> list[psutil.Process]:
+    """The process pid, its descendants and the run's blocks with theirs."""
+    roots = [psutil.Process(pid), *processes_of(run_dir)]
+    return list({p.pid: p for r in roots for p in [r, *r.children(True)]}.values())
+
+
+def running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.Error:  # gone
+            pass
+    return out
+
+
+def test_a_main_process_killed_alone_leaves_no_process_running(tmp_path):
+    """After a SIGKILL of pax's main process alone (the OOM killer), its
+    interchange, local block and helpers end by themselves, with no rerun."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        pax_command(run_dir, *RUN),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    family: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 120
+        while n_labels(run_dir) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        family = family_of(proc.pid, run_dir)
+        names = [" ".join(p.cmdline()) for p in family]
+        assert any(n.startswith("parsl: HTEX interchange") for n in names), names
+        assert any("process_worker_pool" in n for n in names), names
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 60  # heartbeat_threshold_s is 10
+        while running(family) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        left = [" ".join(p.cmdline()) for p in running(family)]
+        assert not left, left
+    finally:
+        for p in running(family):
+            p.kill()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)

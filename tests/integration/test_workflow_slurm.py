@@ -1,13 +1,18 @@
 """The whole workflow with its labels computed in Slurm blocks (real single-node Slurm)."""
 
 import json
+import os
+import signal
+import subprocess
+import time
 
 import pytest
 
 from pax.cluster.parsl_config import run_label
 from pax.cluster.slurm import cancel_jobs_of_run, jobs_of_run
+from tests.conftest import ROOT
 from tests.integration.test_slurm import PARTITION, slurm  # noqa: F401 (fixture)
-from tests.integration.workflow_helpers import events, run_pax
+from tests.integration.workflow_helpers import events, n_labels, pax_command, run_pax
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -41,3 +46,34 @@ def test_run_with_slurm_blocks_finishes_and_leaves_no_job(tmp_path, slurm):  # n
     phases = {(e["phase"], e["event"]) for e in events(run_dir, "phase")}
     assert ("al", "end") in phases
     assert (run_dir / "results" / "summary.json").exists()
+
+
+def test_a_killed_main_process_leaves_no_slurm_job(tmp_path, slurm):  # noqa: F811
+    """After a SIGKILL of pax alone its interchange exits, the block misses its
+    heartbeats and the Slurm job ends long before its walltime."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        pax_command(run_dir, *SLURM),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    label = run_label(run_dir)
+    try:
+        deadline = time.monotonic() + 300
+        while n_labels(run_dir) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        assert jobs_of_run(label)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 60  # heartbeat_threshold_s is 4
+        while jobs_of_run(label) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert not jobs_of_run(label), "the Slurm job outlived the killed run"
+    finally:
+        cancel_jobs_of_run(label)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)

@@ -72,6 +72,14 @@ def run_pax(run_dir: Path, *overrides: str, timeout: float = 600, entry: str = "
     )
 
 
+def n_labels(run_dir: Path) -> int:
+    """Labels back in the run's ledger (done events, failed ones included)."""
+    path = run_dir / "ledger.jsonl"
+    if not path.exists():
+        return 0
+    return path.read_text().count('"event": "done"')
+
+
 def events(run_dir: Path, kind: str | None = None) -> list[dict]:
     """Records of metrics.jsonl (of one kind), skipping a torn last line."""
     return [r for r in read_metrics(run_dir) if kind is None or r.get("kind") == kind]
