@@ -55,6 +55,7 @@ MODES = {
         stability_steps=40,
         stability_seeds=2,
         test=dict(trajectories=5, frames_per_trajectory=2, equilibrate_fs=50.0),
+        timeout_s=1800,
     ),
     "quick": dict(
         system="ethanol",
@@ -67,6 +68,7 @@ MODES = {
         stability_steps=20000,
         stability_seeds=1,
         test=dict(trajectories=5, frames_per_trajectory=40),
+        timeout_s=3600,
     ),
     "full": dict(
         system="aspirin",
@@ -79,11 +81,12 @@ MODES = {
         stability_steps=20000,
         stability_seeds=5,
         test=dict(trajectories=5, frames_per_trajectory=40),
+        timeout_s=12 * 3600,  # a 128-label aspirin arm took about 2 h on 2 cores
     ),
 }
 """Scoring: each model trains max(epochs, min_grad_steps worth of epochs) with
 score_members members; the stability MD (0.5 fs steps) runs with the final
-model of the first stability_seeds seeds."""
+model of the first stability_seeds seeds; timeout_s bounds each pax run."""
 TEST_TEMPERATURES_K = (300.0, 500.0, 700.0)
 TARGETS = (0.2, 0.1, 0.05)
 
@@ -141,7 +144,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--testsets", type=Path, help="test-set folder (default: out/../testsets)"
     )
-    p.add_argument("--timeout-s", type=float, default=3600, help="per pax run")
+    p.add_argument("--timeout-s", type=float, help="per pax run (default by mode)")
     p.add_argument("overrides", nargs="*", help="extra pax overrides (every pax arm)")
     a = p.parse_args(argv)
     a.mode = "smoke" if a.smoke else "quick" if a.quick else "full"
@@ -161,6 +164,7 @@ def setting(args) -> dict:
     s["score_members"] = args.score_members or s["score_members"]
     if args.stability_seeds is not None:
         s["stability_seeds"] = args.stability_seeds
+    s["timeout_s"] = args.timeout_s or s["timeout_s"]
     return s
 
 
@@ -225,7 +229,7 @@ def run_arms(args, s) -> dict:
         for name, extra in variants.items():
             run_dir = args.out / "runs" / f"{name}_s{r}"
             frames, cost = arms.pax_arm(
-                run_dir, [*base, *extra], r, n_max, args.timeout_s
+                run_dir, [*base, *extra], r, n_max, s["timeout_s"]
             )
             save(args.out, name, r, frames[:n_max], cost, costs)
         pax_dir = args.out / "runs" / f"pax_s{r}"

@@ -141,3 +141,14 @@ def test_uniform_pretrained_copies_uniform_and_names_its_cheap_source(tmp_path):
     }
     on_disk = json.loads((tmp_path / "arms" / "costs.json").read_text())
     assert on_disk == costs  # written with each arm, not at the end of the phase
+
+
+def test_each_pax_run_is_bounded_by_the_modes_timeout_unless_given():
+    def timeout(*argv):
+        return label_efficiency.setting(label_efficiency.parse_args(list(argv)))[
+            "timeout_s"
+        ]
+
+    assert timeout("--quick") == 3600
+    assert timeout("--system", "aspirin") == 12 * 3600  # a 128-label arm takes ~2 h
+    assert timeout("--quick", "--timeout-s", "90") == 90
