@@ -88,6 +88,10 @@ MODES = {
 score_members members; the stability MD (0.5 fs steps) runs with the final
 model of the first stability_seeds seeds; timeout_s bounds each pax run."""
 TEST_TEMPERATURES_K = (300.0, 500.0, 700.0)
+HOLDOUT_FIRST_SEED = 50
+HOLDOUT_FIRST_TRAJECTORY = 100
+"""--holdout: replicates from 50 and test trajectories from 100, seeds no default
+measurement uses, to confirm on fresh data a setting chosen on the default one."""
 TARGETS = (0.2, 0.1, 0.05)
 
 
@@ -134,6 +138,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="add arm uniform_pretrained: the uniform frames, scored from an "
         "ensemble pretrained on the cheap labels of pax arm ARM (same seed)",
     )
+    p.add_argument(
+        "--holdout",
+        action="store_true",
+        help="other seeds for every arm and test set (a held-out measurement)",
+    )
     p.add_argument("--phase", choices=["all", "arms", "score"], default="all")
     p.add_argument(
         "--rescore",
@@ -165,7 +174,15 @@ def setting(args) -> dict:
     if args.stability_seeds is not None:
         s["stability_seeds"] = args.stability_seeds
     s["timeout_s"] = args.timeout_s or s["timeout_s"]
+    s["first_seed"] = HOLDOUT_FIRST_SEED if args.holdout else 0
+    if args.holdout:
+        s["test"] = {**s["test"], "first_trajectory": HOLDOUT_FIRST_TRAJECTORY}
     return s
+
+
+def replicates(s: dict) -> range:
+    """The seed indices of every arm."""
+    return range(s["first_seed"], s["first_seed"] + s["seeds"])
 
 
 def system_overrides(system: str) -> tuple[list[str], Path]:
@@ -225,7 +242,7 @@ def run_arms(args, s) -> dict:
     variants = arms.pax_variants(args.arms, args.ablation)
     costs_path = args.out / "arms" / "costs.json"
     costs: dict = json.loads(costs_path.read_text()) if costs_path.exists() else {}
-    for r in range(s["seeds"]):
+    for r in replicates(s):
         for name, extra in variants.items():
             run_dir = args.out / "runs" / f"{name}_s{r}"
             frames, cost = arms.pax_arm(
@@ -290,7 +307,7 @@ def run_arms(args, s) -> dict:
 
 def add_uniform_pretrained(out: Path, like: str, s: dict, costs: dict) -> None:
     """Arm uniform_pretrained: each seed's uniform frames, pretrained like arm `like`."""
-    for r in range(s["seeds"]):
+    for r in replicates(s):
         uniform = out / "arms" / "uniform" / f"s{r}.extxyz"
         if not uniform.exists() or cheap_frames(out, like, r, {}) is None:
             raise SystemExit(
@@ -339,9 +356,10 @@ def test_set_paths(args, s) -> dict[float, Path]:
     """Where the test set at each temperature lives (named by system, reference, size)."""
     _, geometry = system_overrides(s["system"])
     size = f"{s['test']['trajectories']}x{s['test']['frames_per_trajectory']}"
+    holdout = "_holdout" if s["test"].get("first_trajectory") else ""
     return {
         t: args.testsets / f"{Path(geometry).stem}_{args.reference}_{t:.0f}K_"
-        f"{size}.extxyz"
+        f"{size}{holdout}.extxyz"
         for t in TEST_TEMPERATURES_K
     }
 
@@ -391,7 +409,7 @@ def run_scoring(args, s, costs: dict) -> dict:
             "start": geometry,
             "temperature_K": args.temperature_K,
             "stability_steps": s["stability_steps"]
-            if int(r) < s["stability_seeds"]
+            if int(r) - s["first_seed"] < s["stability_seeds"]
             else 0,
             "cheap": cheap_frames(args.out, arm, int(r), cost),
             "cheap_e0s": cheap_e0s,
@@ -442,7 +460,7 @@ def earlier_scores(out: Path, s: dict) -> dict:
     if not path.exists():
         return {}
     old = json.loads(path.read_text())
-    keys = ("epochs", "min_grad_steps", "score_members", "stability_steps")
+    keys = ("epochs", "min_grad_steps", "score_members", "stability_steps", "test")
     if any(old["setting"].get(k) != s[k] for k in keys):
         return {}
     return {

@@ -84,8 +84,10 @@ def make_test_set(
     every_fs: float = 50.0,
     equilibrate_fs: float = 500.0,
     preset: str = "xtb",
+    first_trajectory: int = 0,
 ) -> list[Atoms]:
-    """Frames of independent equilibrated reference trajectories (seeds: "test" block)."""
+    """Frames of independent equilibrated reference trajectories (seeds: "test"
+    block; trajectory k takes offset first_trajectory + k)."""
     start = read(system)
     replicate = int(round(temperature_K / 100.0))
     out = []
@@ -93,7 +95,7 @@ def make_test_set(
         frames, _ = reference_md(
             start,
             temperature_K,
-            seeds.seed("test", replicate, k),
+            seeds.seed("test", replicate, first_trajectory + k),
             frames_per_trajectory,
             int(round(every_fs / TIMESTEP_FS)),
             int(round(equilibrate_fs / TIMESTEP_FS)),

@@ -166,8 +166,14 @@ def markdown(summary: dict, s: dict, args, wall_s: float, targets) -> str:
     keys = [k for k in first["curves"] if k.startswith("f_mae@")]
     parts = [
         f"label efficiency ({args.mode}): {s['system']}, reference {args.reference}, "
-        f"runs at {args.temperature_K:.0f} K, {s['seeds']} seeds per arm, "
-        f"each model ({s['score_members']} members) trained for {s['epochs']} "
+        f"runs at {args.temperature_K:.0f} K, {s['seeds']} seeds per arm"
+        + (
+            f" (held out: seeds from {s['first_seed']}, test trajectories from "
+            f"{s['test']['first_trajectory']}), "
+            if s.get("first_seed")
+            else ", "
+        )
+        + f"each model ({s['score_members']} members) trained for {s['epochs']} "
         f"epochs or at least {s['min_grad_steps']} gradient steps; machine: "
         f"{machine()}; total {wall_s:.0f} s. Intervals: 95% over seeds."
     ]

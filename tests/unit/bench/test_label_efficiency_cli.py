@@ -120,7 +120,7 @@ def test_cheap_frames_are_the_runs_own_or_those_named_in_the_cost(tmp_path):
 def test_uniform_pretrained_copies_uniform_and_names_its_cheap_source(tmp_path):
     import pytest
 
-    s = {"seeds": 1}
+    s = {"seeds": 1, "first_seed": 0}
     costs = {"uniform": {"0": {"labels": 2, "reference_calls": 80}}}
     with pytest.raises(SystemExit, match="seed 0 needs"):
         label_efficiency.add_uniform_pretrained(tmp_path, "ablation_pre", s, costs)
@@ -152,3 +152,46 @@ def test_each_pax_run_is_bounded_by_the_modes_timeout_unless_given():
     assert timeout("--quick") == 3600
     assert timeout("--system", "aspirin") == 12 * 3600  # a 128-label arm takes ~2 h
     assert timeout("--quick", "--timeout-s", "90") == 90
+
+
+def test_holdout_draws_every_arm_and_test_set_from_seeds_no_default_run_uses(
+    tmp_path, monkeypatch
+):
+    import make_test_set
+
+    from tests.conftest import ROOT
+
+    def parsed(*extra):
+        args = label_efficiency.parse_args(["--quick", "--out", str(tmp_path), *extra])
+        return args, label_efficiency.setting(args)
+
+    args, default = parsed()
+    hargs, held = parsed("--holdout")
+    assert set(label_efficiency.replicates(default)).isdisjoint(
+        label_efficiency.replicates(held)
+    )
+    assert list(label_efficiency.replicates(held)) == [50, 51, 52]
+    paths = label_efficiency.test_set_paths(args, default)
+    held_paths = label_efficiency.test_set_paths(hargs, held)
+    assert set(paths.values()).isdisjoint(held_paths.values())
+
+    def test_seeds(s):  # the seeds make_test_set gives its reference MD
+        drawn = []
+
+        def reference_md(start, temperature_K, seed, *rest):
+            drawn.append(seed)
+            return [], None
+
+        monkeypatch.setattr(make_test_set, "reference_md", reference_md)
+        for t in label_efficiency.TEST_TEMPERATURES_K:
+            make_test_set.make_test_set(
+                ROOT / "data/systems/ethanol.xyz", t, **s["test"]
+            )
+        return set(drawn)
+
+    assert test_seeds(default).isdisjoint(test_seeds(held))
+    # scores made on the default test sets are not taken for held-out ones
+    (tmp_path / "result.json").write_text(
+        json.dumps({"setting": default, "scored": {"uniform": {"0": {"rows": []}}}})
+    )
+    assert label_efficiency.earlier_scores(tmp_path, held) == {}
