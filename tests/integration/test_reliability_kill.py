@@ -15,20 +15,18 @@ import json
 import os
 import random
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.conftest import ROOT
 from tests.integration.test_reliability import EMT, assert_labels_exactly_once
 from tests.integration.workflow_helpers import (
     kill_when,
     n_labels,
-    pax_command,
     run_pax,
+    start_pax,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -85,14 +83,7 @@ def kill_main_only_when(run_dir: Path, predicate, orphans: list[int]) -> bool:
 
     Its Parsl interchange is left running; its pid goes to orphans.
     """
-    proc = subprocess.Popen(
-        pax_command(run_dir, *RUN),
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = start_pax(run_dir, *RUN)
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -190,13 +181,7 @@ def test_a_main_process_killed_alone_leaves_no_process_running(tmp_path):
     """After a SIGKILL of pax's main process alone (the OOM killer), its
     interchange, local block and helpers end by themselves, with no rerun."""
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        pax_command(run_dir, *RUN),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = start_pax(run_dir, *RUN)
     family: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 120

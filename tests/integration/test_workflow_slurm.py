@@ -3,16 +3,14 @@
 import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 
 from pax.cluster.parsl_config import run_label
 from pax.cluster.slurm import cancel_jobs_of_run, jobs_of_run
-from tests.conftest import ROOT
 from tests.integration.test_slurm import PARTITION, slurm  # noqa: F401 (fixture)
-from tests.integration.workflow_helpers import events, n_labels, pax_command, run_pax
+from tests.integration.workflow_helpers import events, n_labels, run_pax, start_pax
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -52,13 +50,7 @@ def test_a_killed_main_process_leaves_no_slurm_job(tmp_path, slurm):  # noqa: F8
     """After a SIGKILL of pax alone its interchange exits, the block misses its
     heartbeats and the Slurm job ends long before its walltime."""
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        pax_command(run_dir, *SLURM),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = start_pax(run_dir, *SLURM)
     label = run_label(run_dir)
     try:
         deadline = time.monotonic() + 300

@@ -85,17 +85,21 @@ def events(run_dir: Path, kind: str | None = None) -> list[dict]:
     return [r for r in read_metrics(run_dir) if kind is None or r.get("kind") == kind]
 
 
-def kill_when(run_dir: Path, predicate, timeout: float = 300, *overrides: str) -> bool:
-    """Start pax, SIGKILL it once predicate(run_dir) holds; True if it was killed."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
+def start_pax(run_dir: Path, *overrides: str) -> subprocess.Popen:
+    """Start pax in the background, in a process group of its own, output dropped."""
+    return subprocess.Popen(
         pax_command(run_dir, *overrides),
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def kill_when(run_dir: Path, predicate, timeout: float = 300, *overrides: str) -> bool:
+    """Start pax, SIGKILL it once predicate(run_dir) holds; True if it was killed."""
+    proc = start_pax(run_dir, *overrides)
     deadline = time.time() + timeout
     try:
         while time.time() < deadline and proc.poll() is None:
