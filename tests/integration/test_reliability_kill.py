@@ -81,7 +81,8 @@ def processes_of(run_dir: Path) -> list[psutil.Process]:
 def kill_main_only_when(run_dir: Path, predicate, orphans: list[int]) -> bool:
     """Like kill_when, but SIGKILL the main process alone (as the OOM killer does).
 
-    Its Parsl interchange is left running; its pid goes to orphans.
+    Its Parsl interchange is orphaned (it exits by itself within a second, or
+    the next start kills it); its pid goes to orphans.
     """
     proc = start_pax(run_dir, *RUN)
     deadline = time.monotonic() + 120
@@ -167,6 +168,7 @@ def family_of(pid: int, run_dir: Path) -> list[psutil.Process]:
 
 
 def running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of procs still running (zombies count as gone)."""
     out = []
     for p in procs:
         try:
