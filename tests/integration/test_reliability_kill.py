@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from pax.cluster.parsl_config import _alive
 from tests.integration.test_reliability import EMT, assert_labels_exactly_once
 from tests.integration.workflow_helpers import (
     kill_when,
@@ -169,14 +170,7 @@ def family_of(pid: int, run_dir: Path) -> list[psutil.Process]:
 
 def running(procs: list[psutil.Process]) -> list[psutil.Process]:
     """Those of procs still running (zombies count as gone)."""
-    out = []
-    for p in procs:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(p)
-        except psutil.Error:  # gone
-            pass
-    return out
+    return [p for p in procs if _alive(p)]
 
 
 def test_a_main_process_killed_alone_leaves_no_process_running(tmp_path):
